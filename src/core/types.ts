@@ -1,0 +1,149 @@
+/**
+ * Core domain types of Dirigent.
+ *
+ * Glossary
+ * - workflow: a named definition (a TS function or a DSL document) with a version.
+ * - run: one execution of a workflow, identified by a run id (user-chosen or generated).
+ * - journal: the ordered, durable record of a run's ctx calls and their outcomes, keyed by (runId, seq).
+ *   Each entry stores its kind and name so that changed workflow code is detected on replay.
+ * - step: a journaled unit of work (local function, child run, ...). A step has attempts.
+ * - node: an engine process. Each run has at most one owner node at a time.
+ * - lease: time-bounded ownership of a run, renewed by heartbeat, carrying a fencing token (`fence`),
+ *   an increasing number, so a stale owner's late writes are refused.
+ * - signal: a named message sent to a run from outside, buffered durably until consumed.
+ * - timer: a durable wake-up time (`wakeAt`) stored with the run.
+ *
+ * All times are epoch milliseconds (numbers); all durations carry their unit in the name (`leaseMs`).
+ */
+
+export const RUN_STATUSES = [
+  "pending",
+  "running",
+  "waiting",
+  "completed",
+  "failed",
+  "cancelled",
+  "terminated",
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly RunStatus[] = ["completed", "failed", "cancelled", "terminated"];
+
+export function isTerminalStatus(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** Serialized form of an error, as stored in the journal and returned by the API. */
+export interface ErrorInfo {
+  name: string;
+  message: string;
+  /** Stable code when the error is one of Dirigent's own, or a user-supplied code. */
+  code?: string;
+  /** True when the error stopped retries on purpose (TerminalError, nondeterminism, ...). */
+  terminal?: boolean;
+  stack?: string;
+  details?: unknown;
+}
+
+/** A run as stored. */
+export interface RunRecord {
+  runId: string;
+  workflow: string;
+  version: string;
+  status: RunStatus;
+  input: unknown;
+  output?: unknown;
+  error?: ErrorInfo;
+  parentRunId?: string;
+  parentSeq?: number;
+  /** Node currently holding the lease, if any. */
+  owner?: string;
+  fence: number;
+  leaseExpiresAt?: number;
+  /** When the run should next be woken (timer, retry backoff, or an event that arrived). */
+  wakeAt?: number;
+  cancelRequested: boolean;
+  /** Absolute deadline of the whole run (run timeout), if any. */
+  deadlineAt?: number;
+  createdAt: number;
+  startedAt?: number;
+  updatedAt: number;
+  completedAt?: number;
+}
+
+export const ENTRY_KINDS = ["step", "sleep", "signal", "child", "task", "now", "random", "uuid", "undo"] as const;
+export type EntryKind = (typeof ENTRY_KINDS)[number];
+
+/**
+ * Status of a journal entry:
+ * - completed / failed: final outcome, returned (or thrown) on replay without re-executing.
+ * - waiting: a durable wait (timer, signal, child, task) that has not resolved yet.
+ * - retrying: a step attempt failed and the next attempt is due at `wakeAt` (durable backoff).
+ */
+export type EntryStatus = "completed" | "failed" | "waiting" | "retrying";
+
+export interface JournalEntry {
+  seq: number;
+  kind: EntryKind;
+  name: string;
+  status: EntryStatus;
+  /** Number of attempts made so far (steps); 0 for entries without attempts. */
+  attempt: number;
+  result?: unknown;
+  error?: ErrorInfo;
+  /** For waiting/retrying entries: when the wait or next attempt is due. */
+  wakeAt?: number;
+  /** Kind-specific facts: child run id, signal name, whether a step declared an undo, the step's node. */
+  detail?: EntryDetail;
+  startedAt: number;
+  updatedAt: number;
+}
+
+export interface EntryDetail {
+  childRunId?: string;
+  childWorkflow?: string;
+  signalName?: string;
+  hasUndo?: boolean;
+  /** For undo entries: the seq of the step being compensated. */
+  compensates?: number;
+  node?: string;
+  timedOut?: boolean;
+}
+
+/** A failed attempt of a step (successful final attempts live on the journal entry itself). */
+export interface AttemptRecord {
+  runId: string;
+  seq: number;
+  attempt: number;
+  startedAt: number;
+  endedAt: number;
+  error: ErrorInfo;
+  node?: string;
+}
+
+export interface SignalRecord {
+  id: number;
+  runId: string;
+  name: string;
+  payload: unknown;
+  receivedAt: number;
+  /** Journal seq of the wait that consumed it, once consumed. */
+  consumedSeq?: number;
+}
+
+/** Filters for listing runs; all optional; results newest first. */
+export interface RunFilter {
+  status?: RunStatus[];
+  workflow?: string;
+  createdAfter?: number;
+  createdBefore?: number;
+  idContains?: string;
+  parentRunId?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface RunPage {
+  runs: RunRecord[];
+  nextCursor?: string;
+}

@@ -1,0 +1,489 @@
+import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
+import type { Clock, TimerHandle } from "../core/clock.js";
+import { DirigentError } from "../core/errors.js";
+import { encodePayload } from "../core/payload.js";
+import type { RetryPolicy } from "../core/retry.js";
+import { type ErrorInfo, isTerminalStatus, type RunRecord, type RunStatus } from "../core/types.js";
+import type { Store, WriteResult } from "../store/store.js";
+import { EngineEvents } from "./events.js";
+import { RunExecution } from "./execution.js";
+import type { ExecutionHost } from "./host.js";
+import { type EngineOptions, type ResolvedOptions, resolveEngineOptions } from "./options.js";
+import { WorkflowRegistry } from "./registry.js";
+import type { WorkflowDefinition } from "./workflow.js";
+import { WriteBatcher } from "./write-batcher.js";
+
+export interface StartOptions {
+  /** The run id is the idempotency key of a start: starting an existing id returns that run. */
+  runId?: string;
+  /** "return" (default): an existing run with this id is returned; "fail": RUN_ALREADY_EXISTS. */
+  onConflict?: "return" | "fail";
+  /** Start on a specific registered version instead of the latest. */
+  version?: string;
+}
+
+export interface StartResult {
+  runId: string;
+  /** False when a run with this id already existed (and was returned, not started again). */
+  created: boolean;
+  workflow: string;
+  version: string;
+}
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$/;
+
+/**
+ * An engine instance: claims runnable runs from its store, executes them, and serves the operations
+ * of the client API. No globals: several engines (even on one store) may live in one process.
+ */
+export class Engine implements ExecutionHost {
+  readonly nodeId: string;
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly batcher: WriteBatcher;
+  readonly events = new EngineEvents();
+  readonly registry = new WorkflowRegistry();
+  readonly leaseMs: number;
+  readonly maxPayloadBytes: number;
+  readonly defaultRetry: RetryPolicy;
+  private readonly options: ResolvedOptions;
+  /** Executions holding a lease on this node. */
+  private readonly active = new Map<string, RunExecution>();
+  /** Suspended executions kept hot, least recently used first (Map keeps insertion order). */
+  private readonly cache = new Map<string, RunExecution>();
+  /** Claimed runs whose journal is still loading, and starts in progress that will claim. */
+  private pending = 0;
+  private readonly resultWaiters = new Map<string, Set<(status: RunStatus) => void>>();
+  private started = false;
+  private stopping = false;
+  private claiming = false;
+  private claimAgain = false;
+  private kickScheduled = false;
+  private wakeTimer: { handle: TimerHandle; due: number } | undefined;
+  private heartbeatTimer: TimerHandle | undefined;
+
+  constructor(options: EngineOptions) {
+    this.options = resolveEngineOptions(options);
+    this.store = this.options.store;
+    this.clock = this.options.clock;
+    this.nodeId = this.options.nodeId ?? `node-${randomUUID().slice(0, 8)}`;
+    this.leaseMs = this.options.leaseMs;
+    this.maxPayloadBytes = this.options.maxPayloadBytes;
+    this.defaultRetry = this.options.defaultRetry;
+    this.batcher = new WriteBatcher(this.store);
+    for (const def of this.options.workflows) this.registry.add(def);
+  }
+
+  register(...defs: WorkflowDefinition[]): this {
+    for (const def of defs) this.registry.add(def);
+    return this;
+  }
+
+  /** Apply migrations and begin claiming and executing runs. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    await this.store.migrate();
+    this.started = true;
+    if (!this.options.execute) return;
+    this.heartbeat();
+    this.kick();
+  }
+
+  /**
+   * Stop claiming; give in-flight runs up to `graceMs` to reach a wait or finish; release the leases of
+   * the rest so another node (or the next start) continues them at once; flush pending writes.
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer.handle);
+    if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+    const deadline = Date.now() + (options.graceMs ?? 5_000);
+    while (this.busyCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const releases: Promise<WriteResult>[] = [];
+    for (const exec of [...this.active.values()]) {
+      if (exec.state === "active") {
+        releases.push(
+          this.batcher.submit({ type: "releaseRun", runId: exec.runId, fence: exec.fence, now: this.clock.now() }),
+        );
+      }
+      exec.lose("engine stopping");
+    }
+    await Promise.allSettled(releases);
+    await this.batcher.drain();
+    for (const exec of this.cache.values()) exec.lose("engine stopping");
+    this.cache.clear();
+  }
+
+  private busyCount(): number {
+    let n = this.pending;
+    for (const exec of this.active.values()) if (exec.state === "active" || exec.state === "finishing") n++;
+    return n;
+  }
+
+  // ---- client operations -------------------------------------------------------------------------
+
+  async startRun(workflowName: string, input: unknown, opts: StartOptions = {}): Promise<StartResult> {
+    this.assertUsable();
+    const def = this.registry.get(workflowName, opts.version);
+    if (!def) {
+      throw new DirigentError("WORKFLOW_NOT_FOUND", `workflow "${workflowName}"${opts.version ? ` version ${opts.version}` : ""} is not registered`, {
+        workflow: workflowName,
+        known: this.registry.names(),
+      });
+    }
+    if (def.options.input) {
+      const parsed = def.options.input.safeParse(input);
+      if (!parsed.success) {
+        throw new DirigentError("INVALID_INPUT", `input of workflow "${def.name}" is invalid`, {
+          issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+        });
+      }
+      input = parsed.data;
+    }
+    const runId = opts.runId ?? uuidv7();
+    if (!RUN_ID.test(runId)) {
+      throw new DirigentError("INVALID_ARGUMENT", `run id "${runId}" must be 1-200 characters of letters, digits and . _ : @ / -`);
+    }
+    const inputJson = encodePayload(input, this.maxPayloadBytes, "workflow input");
+    const now = this.clock.now();
+    const deadlineAt = def.options.runTimeoutMs ? now + def.options.runTimeoutMs : undefined;
+    const claim = this.canExecute() && this.hasCapacity();
+    if (claim) this.pending++;
+    let result: WriteResult;
+    try {
+      result = await this.batcher.submit({
+        type: "createRun",
+        run: { runId, workflow: def.name, version: def.version, inputJson, deadlineAt, now },
+        claim: claim ? { nodeId: this.nodeId, leaseMs: this.leaseMs } : undefined,
+      });
+    } finally {
+      if (claim) this.pending--;
+    }
+    if (!result.ok) throw new DirigentError("INTERNAL", `start failed: ${result.code}`);
+    if (!result.created) {
+      const existing = result.run!;
+      if (opts.onConflict === "fail") {
+        throw new DirigentError("RUN_ALREADY_EXISTS", `run "${runId}" already exists`, { status: existing.status });
+      }
+      return { runId, created: false, workflow: existing.workflow, version: existing.version };
+    }
+    this.events.emit("run:created", { runId, workflow: def.name });
+    if (claim) this.launch(runId, def, input, deadlineAt);
+    else this.kick();
+    return { runId, created: true, workflow: def.name, version: def.version };
+  }
+
+  async getRun(runId: string): Promise<RunRecord> {
+    const run = await this.store.getRun(runId);
+    if (!run) throw new DirigentError("RUN_NOT_FOUND", `run "${runId}" not found`, { runId });
+    return run;
+  }
+
+  async signal(runId: string, name: string, payload?: unknown): Promise<{ signalId: number }> {
+    this.assertUsable();
+    if (typeof name !== "string" || name.length === 0 || name.length > 200) {
+      throw new DirigentError("INVALID_ARGUMENT", "signal name must be a non-empty string of at most 200 characters");
+    }
+    const payloadJson = encodePayload(payload, this.maxPayloadBytes, "signal payload");
+    const r = await this.batcher.submit({ type: "deliverSignal", runId, name, payloadJson, now: this.clock.now() });
+    this.throwIfRefused(r, runId, "signal");
+    this.kick();
+    return { signalId: (r as { signalId: number }).signalId };
+  }
+
+  async cancel(runId: string): Promise<void> {
+    this.assertUsable();
+    const r = await this.batcher.submit({ type: "requestCancel", runId, now: this.clock.now() });
+    this.throwIfRefused(r, runId, "cancel");
+    const exec = this.active.get(runId);
+    if (exec && exec.state === "active") exec.cancel();
+    else this.kick();
+  }
+
+  async terminate(runId: string, reason = "terminated by request"): Promise<void> {
+    this.assertUsable();
+    const r = await this.batcher.submit({ type: "terminateRun", runId, reason, now: this.clock.now() });
+    this.throwIfRefused(r, runId, "terminate");
+    const exec = this.active.get(runId) ?? this.cache.get(runId);
+    exec?.lose("terminated");
+    this.notifyFinished(runId, "terminated");
+    this.events.emit("run:finished", { runId, workflow: exec?.def.name ?? "", status: "terminated" });
+    this.kick(); // a parent waiting on this run was woken
+  }
+
+  /** Resolve when the run reaches a final status (or reject with RESULT_TIMEOUT after `timeoutMs`). */
+  async waitForFinish(runId: string, timeoutMs = 60_000): Promise<RunRecord> {
+    const run = await this.getRun(runId);
+    if (isTerminalStatus(run.status)) return run;
+    return new Promise<RunRecord>((resolve, reject) => {
+      let set = this.resultWaiters.get(runId);
+      if (!set) this.resultWaiters.set(runId, (set = new Set()));
+      const waiters = set;
+      let settled = false;
+      let poll: TimerHandle | undefined;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        waiters.delete(onDone);
+        if (waiters.size === 0 && this.resultWaiters.get(runId) === waiters) this.resultWaiters.delete(runId);
+        this.clock.clearTimeout(timeout);
+        if (poll) this.clock.clearTimeout(poll);
+        fn();
+      };
+      const onDone = () => {
+        this.store.getRun(runId).then(
+          (r) => finish(() => resolve(r!)),
+          (e) => finish(() => reject(e)),
+        );
+      };
+      waiters.add(onDone);
+      const timeout = this.clock.setTimeout(
+        () => finish(() => reject(new DirigentError("RESULT_TIMEOUT", `run "${runId}" did not finish within ${timeoutMs} ms`))),
+        timeoutMs,
+      );
+      // Another node may finish the run: look again now and then.
+      const repoll = () => {
+        poll = this.clock.setTimeout(() => {
+          this.store.getRun(runId).then((r) => {
+            if (r && isTerminalStatus(r.status)) finish(() => resolve(r));
+            else if (!settled) repoll();
+          }, () => repoll());
+        }, this.options.pollIntervalMs);
+      };
+      repoll();
+    });
+  }
+
+  private throwIfRefused(r: WriteResult, runId: string, what: string): void {
+    if (r.ok) return;
+    if (r.code === "RUN_NOT_FOUND") throw new DirigentError("RUN_NOT_FOUND", `run "${runId}" not found`, { runId });
+    throw new DirigentError("RUN_FINISHED", `cannot ${what} run "${runId}": it is already ${r.status}`, {
+      runId,
+      status: r.status,
+    });
+  }
+
+  private assertUsable(): void {
+    if (this.stopping) throw new DirigentError("ENGINE_STOPPED", "the engine is stopping");
+  }
+
+  private canExecute(): boolean {
+    return this.started && !this.stopping && this.options.execute;
+  }
+
+  // ---- ExecutionHost -----------------------------------------------------------------------------
+
+  get maxCachedRuns(): number {
+    return this.options.maxCachedRuns;
+  }
+
+  random(): number {
+    return this.options.random();
+  }
+
+  resolveWorkflow(name: string, version?: string): WorkflowDefinition | undefined {
+    return this.registry.get(name, version) ?? (version ? this.registry.get(name) : undefined);
+  }
+
+  hasCapacity(): boolean {
+    return this.canExecute() && this.active.size + this.pending < this.options.maxConcurrentRuns;
+  }
+
+  launch(runId: string, def: WorkflowDefinition, input: unknown, deadlineAt?: number): void {
+    const exec = new RunExecution(this, runId, def, 1, deadlineAt, []);
+    exec.lastUsedAt = this.clock.now();
+    this.active.set(runId, exec);
+    this.events.emit("run:claimed", { runId, workflow: def.name, fence: 1, replay: false });
+    exec.begin(input);
+  }
+
+  onSuspended(exec: RunExecution, wakeAt: number | undefined): void {
+    if (this.active.get(exec.runId) === exec) this.active.delete(exec.runId);
+    this.events.emit("run:suspended", { runId: exec.runId, wakeAt });
+    if (this.options.maxCachedRuns > 0 && !this.stopping) {
+      this.cache.delete(exec.runId);
+      this.cache.set(exec.runId, exec);
+      while (this.cache.size > this.options.maxCachedRuns) {
+        const oldest = this.cache.keys().next().value as string;
+        this.cache.delete(oldest);
+      }
+    }
+    if (wakeAt !== undefined) this.wakeAt(wakeAt);
+    this.kick();
+  }
+
+  onFinished(exec: RunExecution, status: RunStatus, error?: ErrorInfo): void {
+    this.forget(exec);
+    this.notifyFinished(exec.runId, status);
+    this.events.emit("run:finished", { runId: exec.runId, workflow: exec.def.name, status, error });
+    this.kick();
+  }
+
+  onLost(exec: RunExecution, reason: string): void {
+    this.forget(exec);
+    if (!this.stopping && reason !== "terminated") {
+      this.events.emit("engine:error", { error: new Error(reason), context: `run ${exec.runId} lost` });
+    }
+    this.kick();
+  }
+
+  private forget(exec: RunExecution): void {
+    if (this.active.get(exec.runId) === exec) this.active.delete(exec.runId);
+    if (this.cache.get(exec.runId) === exec) this.cache.delete(exec.runId);
+  }
+
+  private notifyFinished(runId: string, status: RunStatus): void {
+    const set = this.resultWaiters.get(runId);
+    if (set) for (const fn of [...set]) fn(status);
+  }
+
+  // ---- claiming ----------------------------------------------------------------------------------
+
+  /** Look for runnable runs soon (coalesced: many kicks in one turn make one claim pass). */
+  kick(): void {
+    if (this.kickScheduled || !this.canExecute()) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      void this.claimPass();
+    });
+  }
+
+  private async claimPass(): Promise<void> {
+    if (!this.canExecute()) return;
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    this.claiming = true;
+    try {
+      do {
+        this.claimAgain = false;
+        const free = this.options.maxConcurrentRuns - this.active.size - this.pending;
+        if (free <= 0) break;
+        const limit = Math.min(free, 200);
+        const rows = await this.store.claimRuns({ nodeId: this.nodeId, limit, leaseMs: this.leaseMs, now: this.clock.now() });
+        for (const row of rows) void this.resume(row);
+        if (rows.length === limit) this.claimAgain = true;
+      } while (this.claimAgain && this.canExecute());
+      const next = await this.store.nextWakeAt();
+      this.armPoll(next);
+    } catch (error) {
+      this.events.emit("engine:error", { error, context: "claim" });
+      this.armPoll(undefined);
+    } finally {
+      this.claiming = false;
+    }
+  }
+
+  private async resume(row: RunRecord): Promise<void> {
+    const runId = row.runId;
+    const def = this.resolveWorkflow(row.workflow, row.version);
+    if (!def) {
+      // Another node may run this workflow; back off instead of failing the run.
+      this.events.emit("engine:error", {
+        error: new DirigentError("WORKFLOW_UNAVAILABLE", `workflow "${row.workflow}" is not registered on ${this.nodeId}`),
+        context: `run ${runId}`,
+      });
+      const wakeAt = this.clock.now() + 60_000;
+      await this.batcher.submit({ type: "suspendRun", runId, fence: row.fence, wakeAt, now: this.clock.now() });
+      return;
+    }
+    const hot = this.active.get(runId) ?? this.cache.get(runId);
+    if (hot && hot.state === "suspended" && hot.fence + 1 === row.fence) {
+      this.cache.delete(runId);
+      this.active.set(runId, hot);
+      hot.lastUsedAt = this.clock.now();
+      this.events.emit("run:claimed", { runId, workflow: def.name, fence: row.fence, replay: false });
+      hot.resume(row.fence, row.cancelRequested);
+      return;
+    }
+    hot?.lose("claimed again with a newer fence");
+    this.pending++;
+    let journal;
+    try {
+      journal = await this.store.loadJournal(runId);
+    } catch (error) {
+      this.events.emit("engine:error", { error, context: `load journal of ${runId}` });
+      return; // the lease expires and the run is claimed again
+    } finally {
+      this.pending--;
+    }
+    const exec = new RunExecution(this, runId, def, row.fence, row.deadlineAt, journal);
+    exec.cancelPending = row.cancelRequested;
+    exec.lastUsedAt = this.clock.now();
+    this.active.set(runId, exec);
+    this.events.emit("run:claimed", { runId, workflow: def.name, fence: row.fence, replay: journal.length > 0 });
+    exec.begin(row.input);
+  }
+
+  /** Make sure a claim pass runs at `due` (a timer or retry that this node just scheduled). */
+  private wakeAt(due: number): void {
+    if (this.wakeTimer && this.wakeTimer.due <= due) return;
+    this.armTimer(due);
+  }
+
+  private armPoll(next: number | undefined): void {
+    const now = this.clock.now();
+    const fallback = now + this.options.pollIntervalMs;
+    const due = next !== undefined && next < fallback ? Math.max(next, now) : fallback;
+    if (this.wakeTimer && this.wakeTimer.due <= due && this.wakeTimer.due > now) return;
+    this.armTimer(due);
+  }
+
+  private armTimer(due: number): void {
+    if (!this.canExecute()) return;
+    if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer.handle);
+    const handle = this.clock.setTimeout(() => {
+      if (this.wakeTimer?.handle === handle) this.wakeTimer = undefined;
+      void this.claimPass();
+    }, due - this.clock.now());
+    this.wakeTimer = { handle, due };
+  }
+
+  /** Renew this node's leases every third of the lease time; pick up cancel requests made elsewhere. */
+  private heartbeat(): void {
+    this.heartbeatTimer = this.clock.setTimeout(async () => {
+      if (!this.canExecute()) return;
+      try {
+        const { cancelRequested } = await this.store.renewLeases({
+          nodeId: this.nodeId,
+          leaseMs: this.leaseMs,
+          now: this.clock.now(),
+        });
+        for (const runId of cancelRequested) {
+          const exec = this.active.get(runId);
+          if (exec && exec.state === "active") exec.cancel();
+        }
+      } catch (error) {
+        this.events.emit("engine:error", { error, context: "lease renewal" });
+      }
+      this.heartbeat();
+    }, Math.floor(this.leaseMs / 3));
+  }
+
+  /** Counts for tests and metrics. */
+  stats() {
+    return {
+      active: this.active.size,
+      cached: this.cache.size,
+      batches: this.batcher.stats.batches,
+      writes: this.batcher.stats.ops,
+    };
+  }
+}
+
+/**
+ * Create an engine. Call `start()` to begin executing; `stop()` to shut down gracefully.
+ *
+ * @example
+ * const store = new SqliteStore({ path: "dirigent.db" });
+ * const engine = createEngine({ store, workflows: [placeOrder] });
+ * await engine.start();
+ * const { runId } = await engine.startRun("place-order", { amount: 42 });
+ */
+export function createEngine(options: EngineOptions): Engine {
+  return new Engine(options);
+}

@@ -1,0 +1,419 @@
+import { hashString, seededRandom, type TimerHandle } from "../core/clock.js";
+import { DirigentError, isDirigentError, NondeterminismError, toErrorInfo } from "../core/errors.js";
+import { encodePayload } from "../core/payload.js";
+import { matchRecorded } from "../core/replay.js";
+import { type RetryPolicy, resolveRetryPolicy } from "../core/retry.js";
+import type { EntryKind, ErrorInfo, JournalEntry } from "../core/types.js";
+import type { WriteOp, WriteResult } from "../store/store.js";
+import { Abandoned, isAbandoned } from "./abandon.js";
+import { DurableContext } from "./context-impl.js";
+import type { ExecutionHost } from "./host.js";
+import { runCompensations, type UndoRecord } from "./saga.js";
+import type { WorkflowDefinition } from "./workflow.js";
+
+/** A durable wait the workflow code is blocked on: resolved by time, a signal, or a child finishing. */
+export interface Wait {
+  seq: number;
+  kind: "sleep" | "retry" | "signal" | "child";
+  name: string;
+  wakeAt?: number;
+  childRunId?: string;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+type State = "active" | "suspended" | "finishing" | "done" | "lost";
+
+/**
+ * One run being executed by this node: the workflow function's live promise chain plus the bookkeeping
+ * that makes it durable. States: active (holds the lease, code may run) → suspended (lease released,
+ * every ctx call blocked on a durable wait; kept in the hot cache so a resume needs no replay) →
+ * active again on the next claim, and finally done. "lost" means another owner, a terminate, or a
+ * database failure took it away: it stops writing at once.
+ */
+export class RunExecution {
+  readonly ctx: DurableContext;
+  state: State = "active";
+  /** Recorded entries not yet asked for again by the code (replay frontier). */
+  readonly journal = new Map<number, JournalEntry>();
+  /** Recorded compensation entries, by their seq. */
+  readonly undoJournal = new Map<number, JournalEntry>();
+  readonly waits = new Map<number, Wait>();
+  readonly undos: UndoRecord[] = [];
+  nextSeq = 0;
+  /** Steps executing or committing: while > 0 the run is busy and does not suspend. */
+  inflight = 0;
+  /** Wait resolutions in progress (store round trips); also keep the run from suspending. */
+  resolving = 0;
+  /** Set once user code must stop (cancel, failure, timeout): every further ctx call throws Abandoned. */
+  codeAbandoned = false;
+  /** A cancel request seen on a cold resume: honoured when replay reaches the live frontier. */
+  cancelPending = false;
+  /** A nondeterminism error, kept here because user code could catch it and carry on. */
+  fatal: NondeterminismError | undefined;
+  readonly random: () => number;
+  /** Retry policy of steps that set none: the workflow's own default over the engine's. */
+  readonly stepDefaults: RetryPolicy;
+  /** Aborts step attempts of user code (cancel); `lostController` aborts everything. */
+  readonly codeController = new AbortController();
+  readonly lostController = new AbortController();
+  lastUsedAt = 0;
+  private idleCheckScheduled = false;
+  private deadlineTimer: TimerHandle | undefined;
+  private inflightWaiters: (() => void)[] = [];
+  private ending = false;
+
+  constructor(
+    readonly host: ExecutionHost,
+    readonly runId: string,
+    readonly def: WorkflowDefinition,
+    public fence: number,
+    readonly deadlineAt: number | undefined,
+    journal: JournalEntry[],
+  ) {
+    for (const e of journal) (e.kind === "undo" ? this.undoJournal : this.journal).set(e.seq, e);
+    this.random = seededRandom(hashString(runId));
+    this.stepDefaults = resolveRetryPolicy(def.options.retry, host.defaultRetry);
+    this.ctx = new DurableContext(this);
+  }
+
+  get now(): number {
+    return this.host.clock.now();
+  }
+
+  /** Start (or replay from the start) the workflow function. */
+  begin(input: unknown): void {
+    this.armDeadline();
+    Promise.resolve()
+      .then(() => this.def.fn(this.ctx, input))
+      .then(
+        (output) => this.onReturn(output),
+        (error) => this.onThrow(error),
+      );
+  }
+
+  /** Resume a suspended hot execution after this node claimed the run again with `fence`. */
+  resume(fence: number, cancelRequested: boolean): void {
+    this.fence = fence;
+    this.state = "active";
+    if (cancelRequested && !this.ending) {
+      this.cancel();
+      return;
+    }
+    if (!this.ending) this.armDeadline();
+    if (this.state !== "active") return;
+    for (const wait of [...this.waits.values()]) void this.tryResolve(wait);
+    this.scheduleIdleCheck();
+  }
+
+  // ---- journal and writes ------------------------------------------------------------------------
+
+  /**
+   * Take the next seq for a ctx call and check it against the journal (the replay rule). Returns the
+   * recorded entry, if any.
+   */
+  allocate(kind: EntryKind, name: string): { seq: number; recorded: JournalEntry | undefined } {
+    if (this.state === "lost" || this.codeAbandoned || this.fatal) throw new Abandoned();
+    if (this.state === "suspended") {
+      // The code awaited something other than a ctx call and came back while we slept: the cached
+      // instance can no longer be trusted, so drop it; the next resume replays from the journal.
+      this.lose("workflow code continued while suspended (it awaited something other than ctx)");
+      throw new Abandoned();
+    }
+    const seq = this.nextSeq++;
+    let recorded: JournalEntry | undefined;
+    try {
+      recorded = matchRecorded({ seq, kind, name }, this.journal.get(seq));
+    } catch (err) {
+      this.fatal = err as NondeterminismError;
+      this.abandonCode();
+      void this.fail(this.fatal, false);
+      throw new Abandoned();
+    }
+    if (recorded) this.journal.delete(seq);
+    else if (this.cancelPending) {
+      this.cancel();
+      throw new Abandoned();
+    }
+    return { seq, recorded };
+  }
+
+  /** Submit a write on behalf of this run; a refused write (stale fence, finished run) loses the run. */
+  async write(op: WriteOp): Promise<WriteResult> {
+    let result: WriteResult;
+    try {
+      result = await this.host.batcher.submit(op);
+    } catch (err) {
+      this.lose(`database write failed: ${(err as Error).message}`);
+      throw new Abandoned();
+    }
+    if (!result.ok) {
+      this.lose(`write refused: ${result.code}`);
+      throw new Abandoned();
+    }
+    return result;
+  }
+
+  /** Submit a write without waiting for it (ordering still holds: later writes commit after it). */
+  writeLater(op: WriteOp): void {
+    this.write(op).catch(() => {});
+  }
+
+  encode(value: unknown, what: string): string | null {
+    return encodePayload(value, this.host.maxPayloadBytes, what);
+  }
+
+  // ---- waits ---------------------------------------------------------------------------------------
+
+  /** Block the code on a durable wait; resolved by tryResolve on this or a later resume. */
+  addWait(spec: Omit<Wait, "resolve" | "reject">): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const wait: Wait = { ...spec, resolve, reject };
+      this.waits.set(spec.seq, wait);
+      if (this.cancelPending) {
+        this.cancel();
+        return;
+      }
+      void this.tryResolve(wait);
+    });
+  }
+
+  /** Check one wait against time and the store; resolve it if its condition holds. */
+  async tryResolve(wait: Wait): Promise<void> {
+    if (this.state !== "active") return;
+    this.resolving++;
+    try {
+      const now = this.now;
+      if (wait.kind === "retry") {
+        if (now >= wait.wakeAt!) this.settleWait(wait, undefined);
+      } else if (wait.kind === "sleep") {
+        if (now >= wait.wakeAt!) {
+          await this.write({ type: "putEntry", runId: this.runId, fence: this.fence, entry: this.entry(wait, now) });
+          this.settleWait(wait, undefined);
+        }
+      } else if (wait.kind === "signal") {
+        await this.ctx.resolveSignal(wait, now);
+      } else if (wait.kind === "child") {
+        await this.ctx.resolveChild(wait, now);
+      }
+    } catch (err) {
+      if (!isAbandoned(err)) this.host.events.emit("engine:error", { error: err, context: `wait ${wait.name}` });
+    } finally {
+      this.resolving--;
+      this.scheduleIdleCheck();
+    }
+  }
+
+  settleWait(wait: Wait, value: unknown, error?: unknown): void {
+    if (this.waits.get(wait.seq) !== wait) return;
+    this.waits.delete(wait.seq);
+    if (error !== undefined) wait.reject(error);
+    else wait.resolve(value);
+  }
+
+  private entry(wait: Wait, now: number) {
+    return {
+      seq: wait.seq,
+      kind: "sleep" as const,
+      name: wait.name,
+      status: "completed" as const,
+      attempt: 0,
+      resultJson: null,
+      errorJson: null,
+      detailJson: null,
+      startedAt: now,
+      updatedAt: now,
+    };
+  }
+
+  // ---- busy / idle ---------------------------------------------------------------------------------
+
+  stepStarted(): void {
+    this.inflight++;
+  }
+
+  stepEnded(): void {
+    this.inflight--;
+    if (this.inflight === 0) {
+      for (const fn of this.inflightWaiters.splice(0)) fn();
+    }
+    this.scheduleIdleCheck();
+  }
+
+  private untilNoStepInFlight(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((r) => this.inflightWaiters.push(r));
+  }
+
+  /**
+   * After the current turn of the event loop, if nothing is executing and the code is blocked only on
+   * durable waits, release the lease and suspend until the earliest wake-up.
+   */
+  scheduleIdleCheck(): void {
+    if (this.idleCheckScheduled) return;
+    this.idleCheckScheduled = true;
+    setImmediate(() => {
+      this.idleCheckScheduled = false;
+      this.maybeSuspend();
+    });
+  }
+
+  private maybeSuspend(): void {
+    if (this.state !== "active" || this.inflight > 0 || this.resolving > 0 || this.waits.size === 0) {
+      return;
+    }
+    let wakeAt: number | undefined = this.deadlineAt;
+    for (const w of this.waits.values()) {
+      if (w.wakeAt !== undefined && (wakeAt === undefined || w.wakeAt < wakeAt)) wakeAt = w.wakeAt;
+    }
+    this.state = "suspended";
+    this.clearDeadline();
+    const fence = this.fence;
+    this.write({ type: "suspendRun", runId: this.runId, fence, wakeAt, now: this.now }).then(
+      () => {
+        if (this.state === "suspended" && this.fence === fence) this.host.onSuspended(this, wakeAt);
+      },
+      () => {},
+    );
+  }
+
+  // ---- endings -------------------------------------------------------------------------------------
+
+  private onReturn(output: unknown): void {
+    if (this.state === "lost" || this.ending) return;
+    if (this.fatal) return; // already failing
+    if (this.codeAbandoned) return; // a cancel or failure path owns the ending
+    const leftover = [...this.journal.values()][0];
+    if (leftover) {
+      this.fatal = new NondeterminismError(
+        leftover.seq,
+        "nothing (the workflow returned)",
+        `${leftover.kind}("${leftover.name}")`,
+      );
+      void this.fail(this.fatal, false);
+      return;
+    }
+    let outputJson: string | null;
+    try {
+      outputJson = this.encode(output, "workflow output");
+    } catch (err) {
+      void this.fail(err, true);
+      return;
+    }
+    void this.finish("completed", outputJson);
+  }
+
+  private onThrow(error: unknown): void {
+    if (this.state === "lost" || this.ending) return;
+    if (this.fatal) return;
+    if (isAbandoned(error)) return;
+    void this.fail(error, true);
+  }
+
+  /** Fail the run: stop the code, let in-flight steps land, compensate (unless told not to), record. */
+  async fail(error: unknown, compensate: boolean): Promise<void> {
+    if (this.ending || this.state === "lost") return;
+    this.ending = true;
+    this.abandonCode();
+    const info = toErrorInfo(error, { withStack: !isDirigentError(error) });
+    await this.untilNoStepInFlight();
+    if (compensate) {
+      const ok = await this.compensate();
+      if (!ok) return;
+    }
+    await this.finish("failed", null, info);
+  }
+
+  /** Cooperative cancel: stop the code, compensate completed steps in reverse, end as cancelled. */
+  cancel(): void {
+    if (this.ending || this.state === "lost" || this.state === "done") return;
+    this.ending = true;
+    this.cancelPending = false;
+    this.abandonCode();
+    void (async () => {
+      await this.untilNoStepInFlight();
+      if (!(await this.compensate())) return;
+      const error = { name: "CancelledError", message: "run was cancelled", code: "RUN_CANCELLED", terminal: true };
+      await this.finish("cancelled", null, error);
+    })();
+  }
+
+  private async compensate(): Promise<boolean> {
+    try {
+      await runCompensations(this);
+      return true;
+    } catch (err) {
+      if (!isAbandoned(err)) this.host.events.emit("engine:error", { error: err, context: "compensation" });
+      return false;
+    }
+  }
+
+  private async finish(status: "completed" | "failed" | "cancelled", outputJson: string | null, error?: ErrorInfo) {
+    this.ending = true;
+    this.state = "finishing";
+    this.clearDeadline();
+    try {
+      await this.write({
+        type: "completeRun",
+        runId: this.runId,
+        fence: this.fence,
+        status,
+        outputJson,
+        error,
+        now: this.now,
+      });
+    } catch {
+      return; // lost: another owner or a terminate decided the ending
+    }
+    this.state = "done";
+    this.host.onFinished(this, status, error);
+  }
+
+  /** Make user code stop: pending waits reject with Abandoned, running attempts see their signal abort. */
+  abandonCode(): void {
+    if (this.codeAbandoned) return;
+    this.codeAbandoned = true;
+    this.codeController.abort(new DirigentError("RUN_CANCELLED", "run is ending"));
+    for (const wait of [...this.waits.values()]) this.settleWait(wait, undefined, new Abandoned());
+  }
+
+  /** Stop everything without writing: someone else owns the run now, or it was terminated. */
+  lose(reason: string): void {
+    if (this.state === "lost" || this.state === "done") return;
+    this.state = "lost";
+    this.clearDeadline();
+    this.codeAbandoned = true;
+    this.lostController.abort(new DirigentError("STALE_FENCE", reason));
+    this.codeController.abort(new DirigentError("STALE_FENCE", reason));
+    for (const wait of [...this.waits.values()]) this.settleWait(wait, undefined, new Abandoned());
+    for (const fn of this.inflightWaiters.splice(0)) fn();
+    this.host.onLost(this, reason);
+  }
+
+  // ---- run deadline ----------------------------------------------------------------------------------
+
+  private armDeadline(): void {
+    if (this.deadlineAt === undefined || this.deadlineTimer) return;
+    const ms = this.deadlineAt - this.now;
+    if (ms <= 0) {
+      this.timeOut();
+      return;
+    }
+    this.deadlineTimer = this.host.clock.setTimeout(() => {
+      this.deadlineTimer = undefined;
+      this.timeOut();
+    }, ms);
+  }
+
+  private clearDeadline(): void {
+    if (this.deadlineTimer) this.host.clock.clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+  }
+
+  private timeOut(): void {
+    if (this.state !== "active" || this.ending) return;
+    void this.fail(new DirigentError("RUN_TIMEOUT", `run exceeded its deadline`), true);
+  }
+}
+
+export { Abandoned };

@@ -1,0 +1,169 @@
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import { DirigentError } from "../../core/errors.js";
+import { RUN_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus } from "../../core/types.js";
+import { migrateFolder } from "../migrations.js";
+import type { Store, WriteOp, WriteResult } from "../store.js";
+import { SqliteOps } from "./sqlite-ops.js";
+import {
+  type AttemptRow,
+  attemptFromRow,
+  decodeCursor,
+  encodeCursor,
+  entryFromRow,
+  type JournalRow,
+  type RunRow,
+  runFromRow,
+  type SignalRow,
+  signalFromRow,
+} from "./rows.js";
+
+export interface SqliteStoreOptions {
+  /** Path of the database file (created if missing), or ":memory:" for throwaway tests. */
+  path: string;
+  /**
+   * "full" (default): every committed transaction is on disk before the commit returns, so an
+   * acknowledged start, signal or step survives power loss. "normal": in WAL mode a commit survives a
+   * process crash but the last transactions may be lost on power loss or OS crash.
+   */
+  synchronous?: "full" | "normal";
+}
+
+/** The embedded default store: one SQLite file in WAL mode, written by one process. */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  readonly db: Database.Database;
+  private readonly ops: SqliteOps;
+  private readonly applyBatch: (ops: WriteOp[]) => WriteResult[];
+  private readonly stmt;
+
+  constructor(readonly options: SqliteStoreOptions) {
+    this.db = new Database(options.path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    this.db.pragma("busy_timeout = 5000");
+    this.ops = new SqliteOps(this.db);
+    // One transaction for the whole batch: one fsync covers every operation in it.
+    this.applyBatch = this.db.transaction((ops: WriteOp[]) => ops.map((op) => this.ops.apply(op)));
+    this.stmt = lazyStatements(this.db);
+  }
+
+  async migrate(): Promise<void> {
+    const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: this.db as any }) });
+    await migrateFolder(kysely, new URL("./migrations/", import.meta.url), async (_tx, text) => {
+      this.db.exec(text);
+    });
+    // Kysely's destroy would close our shared connection; we drop the instance without destroying it.
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async write(ops: WriteOp[]): Promise<WriteResult[]> {
+    return this.applyBatch(ops);
+  }
+
+  async claimRuns(args: { nodeId: string; limit: number; leaseMs: number; now: number }): Promise<RunRecord[]> {
+    return this.ops.claim(args).map(runFromRow);
+  }
+
+  async renewLeases(args: { nodeId: string; leaseMs: number; now: number }) {
+    return this.ops.renew(args);
+  }
+
+  async nextWakeAt(): Promise<number | undefined> {
+    const row = this.stmt().nextWake.get() as { w: number | null; l: number | null };
+    const candidates = [row.w, row.l].filter((v): v is number => v !== null);
+    return candidates.length ? Math.min(...candidates) : undefined;
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const row = this.stmt().getRun.get(runId) as RunRow | undefined;
+    return row ? runFromRow(row) : undefined;
+  }
+
+  async listRuns(filter: RunFilter): Promise<RunPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status?.length) {
+      where.push(`status IN (${filter.status.map(() => "?").join(",")})`);
+      params.push(...filter.status);
+    }
+    if (filter.workflow) {
+      where.push("workflow = ?");
+      params.push(filter.workflow);
+    }
+    if (filter.createdAfter !== undefined) {
+      where.push("created_at >= ?");
+      params.push(filter.createdAfter);
+    }
+    if (filter.createdBefore !== undefined) {
+      where.push("created_at < ?");
+      params.push(filter.createdBefore);
+    }
+    if (filter.idContains) {
+      where.push("instr(run_id, ?) > 0");
+      params.push(filter.idContains);
+    }
+    if (filter.parentRunId) {
+      where.push("parent_run_id = ?");
+      params.push(filter.parentRunId);
+    }
+    if (filter.cursor) {
+      const c = decodeCursor(filter.cursor);
+      if (!c) throw new DirigentError("INVALID_ARGUMENT", "cursor is not one this server issued");
+      where.push("(created_at < ? OR (created_at = ? AND run_id < ?))");
+      params.push(c[0], c[0], c[1]);
+    }
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 1000);
+    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY created_at DESC, run_id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, limit + 1) as RunRow[];
+    const page = rows.slice(0, limit).map(runFromRow);
+    const last = page[page.length - 1];
+    return { runs: page, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.runId) : undefined };
+  }
+
+  async loadJournal(runId: string) {
+    return (this.stmt().journal.all(runId) as JournalRow[]).map(entryFromRow);
+  }
+
+  async listAttempts(runId: string) {
+    return (this.stmt().attempts.all(runId) as AttemptRow[]).map(attemptFromRow);
+  }
+
+  async listSignals(runId: string) {
+    return (this.stmt().signals.all(runId) as SignalRow[]).map(signalFromRow);
+  }
+
+  async countRuns(filter: { workflow?: string } = {}): Promise<Record<RunStatus, number>> {
+    const rows = (
+      filter.workflow
+        ? this.db.prepare("SELECT status, count(*) n FROM runs WHERE workflow = ? GROUP BY status").all(filter.workflow)
+        : this.db.prepare("SELECT status, count(*) n FROM runs GROUP BY status").all()
+    ) as { status: RunStatus; n: number }[];
+    const counts = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
+    for (const r of rows) counts[r.status] = r.n;
+    return counts;
+  }
+}
+
+/** Read statements, prepared on first use (after migrations created the tables). */
+function lazyStatements(db: Database.Database) {
+  let cached: ReturnType<typeof prepare> | undefined;
+  const prepare = () => ({
+    getRun: db.prepare("SELECT * FROM runs WHERE run_id = ?"),
+    journal: db.prepare("SELECT * FROM journal WHERE run_id = ? ORDER BY seq"),
+    attempts: db.prepare("SELECT * FROM attempts WHERE run_id = ? ORDER BY seq, attempt"),
+    signals: db.prepare("SELECT * FROM signals WHERE run_id = ? ORDER BY id"),
+    nextWake: db.prepare(
+      `SELECT (SELECT min(wake_at) FROM runs WHERE owner IS NULL AND wake_at IS NOT NULL) AS w,
+              (SELECT min(lease_expires_at) FROM runs WHERE owner IS NOT NULL) AS l`,
+    ),
+  });
+  return () => {
+    cached ??= prepare();
+    return cached;
+  };
+}

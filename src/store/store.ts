@@ -1,0 +1,149 @@
+import type {
+  AttemptRecord,
+  ErrorInfo,
+  JournalEntry,
+  RunFilter,
+  RunPage,
+  RunRecord,
+  RunStatus,
+  SignalRecord,
+} from "../core/types.js";
+
+/**
+ * The persistence contract every backend (SQLite, PostgreSQL) implements, and the only place SQL lives.
+ *
+ * Writes are expressed as operations, one per atomic state transition. `write(ops)` applies a list of
+ * them in ONE transaction (group commit: the runtime batches operations of many runs so a single fsync
+ * covers them all) and returns one result per operation, in order. An operation whose precondition
+ * fails (a stale fencing token, a finished run) changes nothing and reports why in its result; it does
+ * not abort the others. Only an unexpected database error rejects the whole batch, and then nothing of
+ * the batch was applied.
+ *
+ * Fencing: every operation made on behalf of a run's owner carries the `fence` it got from its claim.
+ * A claim increments the run's fence, so a node whose lease was taken over can no longer write.
+ */
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** Apply pending numbered migrations. Safe to call from several nodes at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  write(ops: WriteOp[]): Promise<WriteResult[]>;
+
+  /**
+   * Claim up to `limit` runnable runs for `nodeId`: runs without an owner whose `wakeAt <= now`, and runs
+   * whose owner's lease expired before `now`. Each claimed run gets owner = nodeId, fence + 1,
+   * leaseExpiresAt = now + leaseMs, wakeAt cleared, status running.
+   */
+  claimRuns(args: { nodeId: string; limit: number; leaseMs: number; now: number }): Promise<RunRecord[]>;
+
+  /**
+   * Extend the leases of every run owned by `nodeId` whose lease has not expired. Returns the ids of
+   * owned runs that have a cancel request pending.
+   */
+  renewLeases(args: { nodeId: string; leaseMs: number; now: number }): Promise<{ cancelRequested: string[] }>;
+
+  /** The earliest wake-up time among runs without an owner, and the earliest lease expiry among owned runs. */
+  nextWakeAt(): Promise<number | undefined>;
+
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  listRuns(filter: RunFilter): Promise<RunPage>;
+  /** Journal entries of a run in seq order. */
+  loadJournal(runId: string): Promise<JournalEntry[]>;
+  listAttempts(runId: string): Promise<AttemptRecord[]>;
+  listSignals(runId: string): Promise<SignalRecord[]>;
+  /** Count runs by status (for metrics and overviews). */
+  countRuns(filter?: { workflow?: string }): Promise<Record<RunStatus, number>>;
+}
+
+export interface NewRun {
+  runId: string;
+  workflow: string;
+  version: string;
+  /** Input already encoded as JSON text (size checked by the caller). */
+  inputJson: string | null;
+  parentRunId?: string;
+  parentSeq?: number;
+  deadlineAt?: number;
+  now: number;
+}
+
+/** A journal entry with its JSON fields already encoded. */
+export interface EncodedEntry extends Omit<JournalEntry, "result" | "error" | "detail"> {
+  resultJson: string | null;
+  errorJson: string | null;
+  detailJson: string | null;
+}
+
+export type WriteOp =
+  /** Create a run unless the id exists. With `claim`, the new run is owned by that node at once (fence 1). */
+  | { type: "createRun"; run: NewRun; claim?: { nodeId: string; leaseMs: number } }
+  /** Insert or replace the journal entry at (runId, seq), optionally recording a failed attempt. */
+  | { type: "putEntry"; runId: string; fence: number; entry: EncodedEntry; failedAttempt?: AttemptRecordEncoded }
+  /**
+   * Consume the oldest unconsumed signal named `signalName` for the wait at `seq`. If one exists, it is
+   * marked consumed and the entry is written completed with the payload; otherwise `waitingEntry`
+   * (if given) is written, so the wait is durable.
+   */
+  | {
+      type: "consumeSignal";
+      runId: string;
+      fence: number;
+      seq: number;
+      name: string;
+      signalName: string;
+      now: number;
+      waitingEntry?: EncodedEntry;
+    }
+  /** Write the child entry and create the child run in one step. */
+  | {
+      type: "startChild";
+      runId: string;
+      fence: number;
+      entry: EncodedEntry;
+      child: NewRun;
+      claim?: { nodeId: string; leaseMs: number };
+    }
+  /**
+   * Release the lease: status waiting, wakeAt = the earlier of `wakeAt` and any wake-up that arrived
+   * while the run was owned (a signal, a child finishing), so no event is missed.
+   */
+  | { type: "suspendRun"; runId: string; fence: number; wakeAt?: number; now: number }
+  /** Give a run back without a status change (node shutting down): claimable again at once. */
+  | { type: "releaseRun"; runId: string; fence: number; now: number }
+  /** Finish a run. Wakes the parent run, if any. */
+  | {
+      type: "completeRun";
+      runId: string;
+      fence: number;
+      status: "completed" | "failed" | "cancelled";
+      outputJson: string | null;
+      error?: ErrorInfo;
+      now: number;
+    }
+  /** Buffer a signal durably and wake the run. Refused for unknown or finished runs. */
+  | { type: "deliverSignal"; runId: string; name: string; payloadJson: string | null; now: number }
+  /** Ask a run to cancel (cooperatively) and wake it. */
+  | { type: "requestCancel"; runId: string; now: number }
+  /** End a run at once: status terminated, lease dropped, fence bumped so the owner's writes fail. */
+  | { type: "terminateRun"; runId: string; reason: string; now: number };
+
+export interface AttemptRecordEncoded {
+  seq: number;
+  attempt: number;
+  startedAt: number;
+  endedAt: number;
+  errorJson: string;
+  node?: string;
+}
+
+export type WriteFailure = {
+  ok: false;
+  code: "STALE_FENCE" | "RUN_NOT_FOUND" | "RUN_FINISHED";
+  /** The run's status when the failure is RUN_FINISHED. */
+  status?: RunStatus;
+};
+
+export type WriteResult =
+  | { ok: true; created?: boolean; run?: RunRecord; consumed?: boolean; payload?: unknown; signalId?: number }
+  | WriteFailure;
