@@ -62,6 +62,7 @@ export class Engine implements ExecutionHost {
   private kickScheduled = false;
   private wakeTimer: { handle: TimerHandle; due: number } | undefined;
   private heartbeatTimer: TimerHandle | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(options: EngineOptions) {
     this.options = resolveEngineOptions(options);
@@ -86,6 +87,7 @@ export class Engine implements ExecutionHost {
     await this.store.migrate();
     this.started = true;
     if (!this.options.execute) return;
+    if (this.store.subscribeWakeups) this.unsubscribe = await this.store.subscribeWakeups(() => this.kick());
     this.heartbeat();
     this.kick();
   }
@@ -99,6 +101,7 @@ export class Engine implements ExecutionHost {
     this.stopping = true;
     if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer.handle);
     if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+    await this.unsubscribe?.().catch(() => {});
     const deadline = Date.now() + (options.graceMs ?? 5_000);
     while (this.busyCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const releases: Promise<WriteResult>[] = [];

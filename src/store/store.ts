@@ -52,6 +52,12 @@ export interface Store {
   loadJournal(runId: string): Promise<JournalEntry[]>;
   listAttempts(runId: string): Promise<AttemptRecord[]>;
   listSignals(runId: string): Promise<SignalRecord[]>;
+  /**
+   * Optional push notification that some run may have become due (PostgreSQL LISTEN/NOTIFY), so nodes
+   * wake within milliseconds instead of at the next poll. Returns an unsubscribe function. Stores
+   * without it rely on in-process wake-ups and polling.
+   */
+  subscribeWakeups?(onWake: () => void): Promise<() => Promise<void>>;
   /** Count runs by status (for metrics and overviews). */
   countRuns(filter?: { workflow?: string }): Promise<Record<RunStatus, number>>;
 }

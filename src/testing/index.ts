@@ -1,0 +1,2 @@
+// Helpers for testing workflows: a clock that moves only when told.
+export { settle, TestClock } from "./test-clock.js";
