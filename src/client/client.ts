@@ -1,9 +1,9 @@
 import type { HistoryEvent, RunHistory } from "../core/history.js";
 import type { RunFilter, RunPage, RunRecord } from "../core/types.js";
 
+export type { StartOptions, StartResult } from "../runtime/engine.js";
 export type { HistoryEvent, RunHistory };
 
-export type { StartOptions, StartResult } from "../runtime/engine.js";
 import type { StartOptions, StartResult } from "../runtime/engine.js";
 
 export interface WorkflowInfo {

@@ -11,14 +11,20 @@ export type Duration = number | string;
 export function toMs(duration: Duration, what = "duration"): number {
   if (typeof duration === "number") {
     if (!Number.isFinite(duration) || duration < 0) {
-      throw new DirigentError("INVALID_ARGUMENT", `${what} must be a non-negative number of ms, got ${duration}`);
+      throw new DirigentError(
+        "INVALID_ARGUMENT",
+        `${what} must be a non-negative number of ms, got ${duration}`,
+      );
     }
     return duration;
   }
   const text = String(duration).trim();
   const parts = text.match(/(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/g);
   if (!parts || parts.join("").replace(/\s/g, "") !== text.replace(/\s/g, "")) {
-    throw new DirigentError("INVALID_ARGUMENT", `${what} "${text}" is not a duration like 500ms, 10s, 5m, 2h or 1d`);
+    throw new DirigentError(
+      "INVALID_ARGUMENT",
+      `${what} "${text}" is not a duration like 500ms, 10s, 5m, 2h or 1d`,
+    );
   }
   let total = 0;
   for (const part of parts) {

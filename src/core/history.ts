@@ -44,7 +44,9 @@ export function buildHistory(
   attempts: AttemptRecord[],
   signals: SignalRecord[],
 ): HistoryEvent[] {
-  const events: HistoryEvent[] = [{ time: run.createdAt, type: "run:created", detail: { workflow: run.workflow, version: run.version } }];
+  const events: HistoryEvent[] = [
+    { time: run.createdAt, type: "run:created", detail: { workflow: run.workflow, version: run.version } },
+  ];
   if (run.startedAt !== undefined) events.push({ time: run.startedAt, type: "run:started" });
   for (const a of attempts) {
     const entry = journal.find((e) => e.seq === a.seq);
@@ -63,19 +65,48 @@ export function buildHistory(
     const base = { seq: e.seq, kind: e.kind, name: e.name, attempt: e.attempt || undefined };
     if (e.kind === "undo") {
       if (e.status === "completed") events.push({ time: e.updatedAt, type: "undo:completed", ...base });
-      else if (e.status === "failed") events.push({ time: e.updatedAt, type: "undo:failed", ...base, error: e.error });
+      else if (e.status === "failed")
+        events.push({ time: e.updatedAt, type: "undo:failed", ...base, error: e.error });
       continue;
     }
-    if (e.status === "completed") events.push({ time: e.updatedAt, type: "step:completed", ...base, result: e.result });
-    else if (e.status === "failed") events.push({ time: e.updatedAt, type: "step:failed", ...base, error: e.error });
-    else if (e.status === "retrying") events.push({ time: e.updatedAt, type: "step:retrying", ...base, wakeAt: e.wakeAt });
+    if (e.status === "completed")
+      events.push({ time: e.updatedAt, type: "step:completed", ...base, result: e.result });
+    else if (e.status === "failed")
+      events.push({ time: e.updatedAt, type: "step:failed", ...base, error: e.error });
+    else if (e.status === "retrying")
+      events.push({ time: e.updatedAt, type: "step:retrying", ...base, wakeAt: e.wakeAt });
     else events.push({ time: e.startedAt, type: "step:waiting", ...base, wakeAt: e.wakeAt });
   }
   for (const s of signals) {
-    events.push({ time: s.receivedAt, type: "signal:received", name: s.name, result: s.payload, detail: { consumedSeq: s.consumedSeq } });
+    events.push({
+      time: s.receivedAt,
+      type: "signal:received",
+      name: s.name,
+      result: s.payload,
+      detail: { consumedSeq: s.consumedSeq },
+    });
   }
   if (run.completedAt !== undefined) {
-    events.push({ time: run.completedAt, type: "run:finished", status: run.status, error: run.error, result: run.output });
+    events.push({
+      time: run.completedAt,
+      type: "run:finished",
+      status: run.status,
+      error: run.error,
+      result: run.output,
+    });
   }
-  return events.sort((a, b) => a.time - b.time || (a.seq ?? -1) - (b.seq ?? -1));
+  // Equal times (a fast run, or a test clock) fall back to the lifecycle order, then the seq.
+  const rank = (e: HistoryEvent) =>
+    e.type === "run:created"
+      ? 0
+      : e.type === "run:started"
+        ? 1
+        : e.type === "run:finished"
+          ? 3
+          : e.type.startsWith("undo:")
+            ? 2.5
+            : 2;
+  // Compensations run in reverse step order, so among equal times a later step's undo came first.
+  const order = (e: HistoryEvent) => (e.type.startsWith("undo:") ? -(e.seq ?? 0) : (e.seq ?? -1));
+  return events.sort((a, b) => a.time - b.time || rank(a) - rank(b) || order(a) - order(b));
 }

@@ -14,7 +14,10 @@ const describe = (kind: string, name: string) => `${kind}("${name}")`;
  * Replay rule: the entry recorded at `seq` must be of the same kind and name as what the code now asks
  * for. Anything else means the code changed under a running run; we fail loudly instead of diverging.
  */
-export function matchRecorded(expected: Expectation, recorded: JournalEntry | undefined): JournalEntry | undefined {
+export function matchRecorded(
+  expected: Expectation,
+  recorded: JournalEntry | undefined,
+): JournalEntry | undefined {
   if (!recorded) return undefined;
   if (recorded.kind !== expected.kind || recorded.name !== expected.name) {
     throw new NondeterminismError(
@@ -28,13 +31,15 @@ export function matchRecorded(expected: Expectation, recorded: JournalEntry | un
 
 /**
  * When the workflow function has returned, every recorded entry must have been asked for again.
- * A recorded entry beyond the last one used means a step was removed from the code.
+ * `remaining` holds the recorded entries the code did not reach: any of them means a step was removed.
  */
-export function checkNoLeftovers(journal: Iterable<JournalEntry>, usedSeqs: ReadonlySet<number>): void {
-  for (const entry of journal) {
+export function checkNoLeftovers(remaining: Iterable<JournalEntry>): void {
+  for (const entry of remaining) {
     if (entry.kind === "undo") continue;
-    if (!usedSeqs.has(entry.seq)) {
-      throw new NondeterminismError(entry.seq, "nothing (the workflow returned)", describe(entry.kind, entry.name));
-    }
+    throw new NondeterminismError(
+      entry.seq,
+      "nothing (the workflow returned)",
+      describe(entry.kind, entry.name),
+    );
   }
 }

@@ -23,7 +23,10 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 };
 
 /** Fill in defaults and check ranges once, so later maths never sees a bad policy. */
-export function resolveRetryPolicy(partial: Partial<RetryPolicy> | undefined, base = DEFAULT_RETRY_POLICY): RetryPolicy {
+export function resolveRetryPolicy(
+  partial: Partial<RetryPolicy> | undefined,
+  base = DEFAULT_RETRY_POLICY,
+): RetryPolicy {
   const p: RetryPolicy = { ...base, ...stripUndefined(partial ?? {}) };
   const bad = (what: string) => new DirigentError("INVALID_OPTIONS", `retry policy: ${what}`, { policy: p });
   if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1) throw bad("maxAttempts must be an integer >= 1");
@@ -47,13 +50,20 @@ export function baseDelayMs(policy: RetryPolicy, failedAttempt: number): number 
   return Math.min(policy.maxIntervalMs, raw);
 }
 
-export type RetryDecision = { retry: false; reason: "terminal" | "exhausted" } | { retry: true; delayMs: number };
+export type RetryDecision =
+  | { retry: false; reason: "terminal" | "exhausted" }
+  | { retry: true; delayMs: number };
 
 /**
  * Decide whether to retry after an attempt failed. `random` is a number in [0,1) supplied by the caller
  * (the core never draws randomness itself). A RetryableError's retry-after is a floor on the delay.
  */
-export function decideRetry(policy: RetryPolicy, failedAttempt: number, error: unknown, random: number): RetryDecision {
+export function decideRetry(
+  policy: RetryPolicy,
+  failedAttempt: number,
+  error: unknown,
+  random: number,
+): RetryDecision {
   if (isTerminalError(error)) return { retry: false, reason: "terminal" };
   if (failedAttempt >= policy.maxAttempts) return { retry: false, reason: "exhausted" };
   const base = baseDelayMs(policy, failedAttempt);

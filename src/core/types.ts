@@ -71,7 +71,17 @@ export interface RunRecord {
   completedAt?: number;
 }
 
-export const ENTRY_KINDS = ["step", "sleep", "signal", "child", "task", "now", "random", "uuid", "undo"] as const;
+export const ENTRY_KINDS = [
+  "step",
+  "sleep",
+  "signal",
+  "child",
+  "task",
+  "now",
+  "random",
+  "uuid",
+  "undo",
+] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 /**

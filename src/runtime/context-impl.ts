@@ -22,7 +22,11 @@ export class DurableContext implements WorkflowContext {
     return this.exec.def.name;
   }
 
-  async step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, options: StepOptions<T> = {}): Promise<T> {
+  async step<T>(
+    name: string,
+    fn: (info: StepInfo) => Promise<T> | T,
+    options: StepOptions<T> = {},
+  ): Promise<T> {
     checkName(name, "step");
     const exec = this.exec;
     const { seq, recorded } = exec.allocate("step", name);
@@ -120,13 +124,22 @@ export class DurableContext implements WorkflowContext {
         type: "putEntry",
         runId: exec.runId,
         fence: exec.fence,
-        entry: { ...waitingEntry(wait.seq, "signal", wait.name, now, undefined), status: "failed", errorJson: JSON.stringify(error), detailJson: JSON.stringify({ timedOut: true }) },
+        entry: {
+          ...waitingEntry(wait.seq, "signal", wait.name, now, undefined),
+          status: "failed",
+          errorJson: JSON.stringify(error),
+          detailJson: JSON.stringify({ timedOut: true }),
+        },
       });
       exec.settleWait(wait, undefined, signalError(error));
     }
   }
 
-  async child<I, O>(target: WorkflowDefinition<I, O> | string, input: I, options: ChildOptions = {}): Promise<O> {
+  async child<I, O>(
+    target: WorkflowDefinition<I, O> | string,
+    input: I,
+    options: ChildOptions = {},
+  ): Promise<O> {
     const exec = this.exec;
     const workflowName = typeof target === "string" ? target : target.name;
     const { seq, recorded } = exec.allocate("child", workflowName);
@@ -135,10 +148,13 @@ export class DurableContext implements WorkflowContext {
     const childRunId = recorded?.detail?.childRunId ?? options.runId ?? `${exec.runId}:${seq}`;
     if (!recorded) {
       const def = typeof target === "string" ? exec.host.resolveWorkflow(target) : target;
-      if (!def) throw new DirigentError("WORKFLOW_NOT_FOUND", `child workflow "${workflowName}" is not registered`);
+      if (!def)
+        throw new DirigentError("WORKFLOW_NOT_FOUND", `child workflow "${workflowName}" is not registered`);
       const now = exec.now;
       const inputJson = exec.encode(input, `input of child "${workflowName}"`);
-      const claim = exec.host.hasCapacity() ? { nodeId: exec.host.nodeId, leaseMs: exec.host.leaseMs } : undefined;
+      const claim = exec.host.hasCapacity()
+        ? { nodeId: exec.host.nodeId, leaseMs: exec.host.leaseMs }
+        : undefined;
       const deadlineAt = def.options.runTimeoutMs ? now + def.options.runTimeoutMs : undefined;
       const r = await exec.write({
         type: "startChild",
@@ -170,7 +186,11 @@ export class DurableContext implements WorkflowContext {
     const exec = this.exec;
     const child = await exec.host.store.getRun(wait.childRunId!);
     if (!child) {
-      const error = { name: "DirigentError", message: `child run ${wait.childRunId} not found`, code: "RUN_NOT_FOUND" };
+      const error = {
+        name: "DirigentError",
+        message: `child run ${wait.childRunId} not found`,
+        code: "RUN_NOT_FOUND",
+      };
       await this.recordChild(wait, now, "failed", undefined, error);
       exec.settleWait(wait, undefined, childError(error, wait.name));
       return;
@@ -231,7 +251,11 @@ export class DurableContext implements WorkflowContext {
       type: "putEntry",
       runId: exec.runId,
       fence: exec.fence,
-      entry: { ...waitingEntry(seq, kind, kind, now, undefined), status: "completed", resultJson: JSON.stringify(value) },
+      entry: {
+        ...waitingEntry(seq, kind, kind, now, undefined),
+        status: "completed",
+        resultJson: JSON.stringify(value),
+      },
     });
     return value;
   }
@@ -261,7 +285,10 @@ function waitingEntry(
 
 function checkName(name: unknown, what: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > 200) {
-    throw new DirigentError("INVALID_ARGUMENT", `${what} name must be a non-empty string of at most 200 characters`);
+    throw new DirigentError(
+      "INVALID_ARGUMENT",
+      `${what} name must be a non-empty string of at most 200 characters`,
+    );
   }
 }
 

@@ -108,7 +108,12 @@ export class Engine implements ExecutionHost {
     for (const exec of [...this.active.values()]) {
       if (exec.state === "active") {
         releases.push(
-          this.batcher.submit({ type: "releaseRun", runId: exec.runId, fence: exec.fence, now: this.clock.now() }),
+          this.batcher.submit({
+            type: "releaseRun",
+            runId: exec.runId,
+            fence: exec.fence,
+            now: this.clock.now(),
+          }),
         );
       }
       exec.lose("engine stopping");
@@ -131,10 +136,14 @@ export class Engine implements ExecutionHost {
     this.assertUsable();
     const def = this.registry.get(workflowName, opts.version);
     if (!def) {
-      throw new DirigentError("WORKFLOW_NOT_FOUND", `workflow "${workflowName}"${opts.version ? ` version ${opts.version}` : ""} is not registered`, {
-        workflow: workflowName,
-        known: this.registry.names(),
-      });
+      throw new DirigentError(
+        "WORKFLOW_NOT_FOUND",
+        `workflow "${workflowName}"${opts.version ? ` version ${opts.version}` : ""} is not registered`,
+        {
+          workflow: workflowName,
+          known: this.registry.names(),
+        },
+      );
     }
     if (def.options.input) {
       const parsed = def.options.input.safeParse(input);
@@ -147,7 +156,10 @@ export class Engine implements ExecutionHost {
     }
     const runId = opts.runId ?? uuidv7();
     if (!RUN_ID.test(runId)) {
-      throw new DirigentError("INVALID_ARGUMENT", `run id "${runId}" must be 1-200 characters of letters, digits and . _ : @ / -`);
+      throw new DirigentError(
+        "INVALID_ARGUMENT",
+        `run id "${runId}" must be 1-200 characters of letters, digits and . _ : @ / -`,
+      );
     }
     const inputJson = encodePayload(input, this.maxPayloadBytes, "workflow input");
     const now = this.clock.now();
@@ -168,7 +180,9 @@ export class Engine implements ExecutionHost {
     if (!result.created) {
       const existing = result.run!;
       if (opts.onConflict === "fail") {
-        throw new DirigentError("RUN_ALREADY_EXISTS", `run "${runId}" already exists`, { status: existing.status });
+        throw new DirigentError("RUN_ALREADY_EXISTS", `run "${runId}" already exists`, {
+          status: existing.status,
+        });
       }
       return { runId, created: false, workflow: existing.workflow, version: existing.version };
     }
@@ -187,10 +201,19 @@ export class Engine implements ExecutionHost {
   async signal(runId: string, name: string, payload?: unknown): Promise<{ signalId: number }> {
     this.assertUsable();
     if (typeof name !== "string" || name.length === 0 || name.length > 200) {
-      throw new DirigentError("INVALID_ARGUMENT", "signal name must be a non-empty string of at most 200 characters");
+      throw new DirigentError(
+        "INVALID_ARGUMENT",
+        "signal name must be a non-empty string of at most 200 characters",
+      );
     }
     const payloadJson = encodePayload(payload, this.maxPayloadBytes, "signal payload");
-    const r = await this.batcher.submit({ type: "deliverSignal", runId, name, payloadJson, now: this.clock.now() });
+    const r = await this.batcher.submit({
+      type: "deliverSignal",
+      runId,
+      name,
+      payloadJson,
+      now: this.clock.now(),
+    });
     this.throwIfRefused(r, runId, "signal");
     this.kick();
     return { signalId: (r as { signalId: number }).signalId };
@@ -243,16 +266,24 @@ export class Engine implements ExecutionHost {
       };
       waiters.add(onDone);
       const timeout = this.clock.setTimeout(
-        () => finish(() => reject(new DirigentError("RESULT_TIMEOUT", `run "${runId}" did not finish within ${timeoutMs} ms`))),
+        () =>
+          finish(() =>
+            reject(
+              new DirigentError("RESULT_TIMEOUT", `run "${runId}" did not finish within ${timeoutMs} ms`),
+            ),
+          ),
         timeoutMs,
       );
       // Another node may finish the run: look again now and then.
       const repoll = () => {
         poll = this.clock.setTimeout(() => {
-          this.store.getRun(runId).then((r) => {
-            if (r && isTerminalStatus(r.status)) finish(() => resolve(r));
-            else if (!settled) repoll();
-          }, () => repoll());
+          this.store.getRun(runId).then(
+            (r) => {
+              if (r && isTerminalStatus(r.status)) finish(() => resolve(r));
+              else if (!settled) repoll();
+            },
+            () => repoll(),
+          );
         }, this.options.pollIntervalMs);
       };
       repoll();
@@ -261,7 +292,8 @@ export class Engine implements ExecutionHost {
 
   private throwIfRefused(r: WriteResult, runId: string, what: string): void {
     if (r.ok) return;
-    if (r.code === "RUN_NOT_FOUND") throw new DirigentError("RUN_NOT_FOUND", `run "${runId}" not found`, { runId });
+    if (r.code === "RUN_NOT_FOUND")
+      throw new DirigentError("RUN_NOT_FOUND", `run "${runId}" not found`, { runId });
     throw new DirigentError("RUN_FINISHED", `cannot ${what} run "${runId}": it is already ${r.status}`, {
       runId,
       status: r.status,
@@ -367,7 +399,12 @@ export class Engine implements ExecutionHost {
         const free = this.options.maxConcurrentRuns - this.active.size - this.pending;
         if (free <= 0) break;
         const limit = Math.min(free, 200);
-        const rows = await this.store.claimRuns({ nodeId: this.nodeId, limit, leaseMs: this.leaseMs, now: this.clock.now() });
+        const rows = await this.store.claimRuns({
+          nodeId: this.nodeId,
+          limit,
+          leaseMs: this.leaseMs,
+          now: this.clock.now(),
+        });
         for (const row of rows) void this.resume(row);
         if (rows.length === limit) this.claimAgain = true;
       } while (this.claimAgain && this.canExecute());
@@ -387,11 +424,20 @@ export class Engine implements ExecutionHost {
     if (!def) {
       // Another node may run this workflow; back off instead of failing the run.
       this.events.emit("engine:error", {
-        error: new DirigentError("WORKFLOW_UNAVAILABLE", `workflow "${row.workflow}" is not registered on ${this.nodeId}`),
+        error: new DirigentError(
+          "WORKFLOW_UNAVAILABLE",
+          `workflow "${row.workflow}" is not registered on ${this.nodeId}`,
+        ),
         context: `run ${runId}`,
       });
       const wakeAt = this.clock.now() + 60_000;
-      await this.batcher.submit({ type: "suspendRun", runId, fence: row.fence, wakeAt, now: this.clock.now() });
+      await this.batcher.submit({
+        type: "suspendRun",
+        runId,
+        fence: row.fence,
+        wakeAt,
+        now: this.clock.now(),
+      });
       return;
     }
     const hot = this.active.get(runId) ?? this.cache.get(runId);
@@ -405,7 +451,7 @@ export class Engine implements ExecutionHost {
     }
     hot?.lose("claimed again with a newer fence");
     this.pending++;
-    let journal;
+    let journal: Awaited<ReturnType<Store["loadJournal"]>>;
     try {
       journal = await this.store.loadJournal(runId);
     } catch (error) {
@@ -418,7 +464,12 @@ export class Engine implements ExecutionHost {
     exec.cancelPending = row.cancelRequested;
     exec.lastUsedAt = this.clock.now();
     this.active.set(runId, exec);
-    this.events.emit("run:claimed", { runId, workflow: def.name, fence: row.fence, replay: journal.length > 0 });
+    this.events.emit("run:claimed", {
+      runId,
+      workflow: def.name,
+      fence: row.fence,
+      replay: journal.length > 0,
+    });
     exec.begin(row.input);
   }
 
@@ -448,23 +499,26 @@ export class Engine implements ExecutionHost {
 
   /** Renew this node's leases every third of the lease time; pick up cancel requests made elsewhere. */
   private heartbeat(): void {
-    this.heartbeatTimer = this.clock.setTimeout(async () => {
-      if (!this.canExecute()) return;
-      try {
-        const { cancelRequested } = await this.store.renewLeases({
-          nodeId: this.nodeId,
-          leaseMs: this.leaseMs,
-          now: this.clock.now(),
-        });
-        for (const runId of cancelRequested) {
-          const exec = this.active.get(runId);
-          if (exec && exec.state === "active") exec.cancel();
+    this.heartbeatTimer = this.clock.setTimeout(
+      async () => {
+        if (!this.canExecute()) return;
+        try {
+          const { cancelRequested } = await this.store.renewLeases({
+            nodeId: this.nodeId,
+            leaseMs: this.leaseMs,
+            now: this.clock.now(),
+          });
+          for (const runId of cancelRequested) {
+            const exec = this.active.get(runId);
+            if (exec && exec.state === "active") exec.cancel();
+          }
+        } catch (error) {
+          this.events.emit("engine:error", { error, context: "lease renewal" });
         }
-      } catch (error) {
-        this.events.emit("engine:error", { error, context: "lease renewal" });
-      }
-      this.heartbeat();
-    }, Math.floor(this.leaseMs / 3));
+        this.heartbeat();
+      },
+      Math.floor(this.leaseMs / 3),
+    );
   }
 
   /** Counts for tests and metrics. */

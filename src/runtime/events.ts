@@ -5,10 +5,23 @@ export interface EngineEventMap {
   "run:created": { runId: string; workflow: string };
   "run:claimed": { runId: string; workflow: string; fence: number; replay: boolean };
   "run:suspended": { runId: string; wakeAt?: number };
-  "run:finished": { runId: string; workflow: string; status: RunStatus; error?: ErrorInfo; durationMs?: number };
+  "run:finished": {
+    runId: string;
+    workflow: string;
+    status: RunStatus;
+    error?: ErrorInfo;
+    durationMs?: number;
+  };
   "step:started": { runId: string; seq: number; name: string; attempt: number };
   "step:completed": { runId: string; seq: number; name: string; attempt: number; durationMs: number };
-  "step:retrying": { runId: string; seq: number; name: string; attempt: number; delayMs: number; error: ErrorInfo };
+  "step:retrying": {
+    runId: string;
+    seq: number;
+    name: string;
+    attempt: number;
+    delayMs: number;
+    error: ErrorInfo;
+  };
   "step:failed": { runId: string; seq: number; name: string; attempt: number; error: ErrorInfo };
   "engine:error": { error: unknown; context: string };
 }

@@ -1,7 +1,7 @@
 import { hashString, seededRandom, type TimerHandle } from "../core/clock.js";
-import { DirigentError, isDirigentError, NondeterminismError, toErrorInfo } from "../core/errors.js";
+import { DirigentError, isDirigentError, type NondeterminismError, toErrorInfo } from "../core/errors.js";
 import { encodePayload } from "../core/payload.js";
-import { matchRecorded } from "../core/replay.js";
+import { checkNoLeftovers, matchRecorded } from "../core/replay.js";
 import { type RetryPolicy, resolveRetryPolicy } from "../core/retry.js";
 import type { EntryKind, ErrorInfo, JournalEntry } from "../core/types.js";
 import type { WriteOp, WriteResult } from "../store/store.js";
@@ -188,7 +188,12 @@ export class RunExecution {
         if (now >= wait.wakeAt!) this.settleWait(wait, undefined);
       } else if (wait.kind === "sleep") {
         if (now >= wait.wakeAt!) {
-          await this.write({ type: "putEntry", runId: this.runId, fence: this.fence, entry: this.entry(wait, now) });
+          await this.write({
+            type: "putEntry",
+            runId: this.runId,
+            fence: this.fence,
+            entry: this.entry(wait, now),
+          });
           this.settleWait(wait, undefined);
         }
       } else if (wait.kind === "signal") {
@@ -197,7 +202,8 @@ export class RunExecution {
         await this.ctx.resolveChild(wait, now);
       }
     } catch (err) {
-      if (!isAbandoned(err)) this.host.events.emit("engine:error", { error: err, context: `wait ${wait.name}` });
+      if (!isAbandoned(err))
+        this.host.events.emit("engine:error", { error: err, context: `wait ${wait.name}` });
     } finally {
       this.resolving--;
       this.scheduleIdleCheck();
@@ -283,13 +289,10 @@ export class RunExecution {
     if (this.state === "lost" || this.ending) return;
     if (this.fatal) return; // already failing
     if (this.codeAbandoned) return; // a cancel or failure path owns the ending
-    const leftover = [...this.journal.values()][0];
-    if (leftover) {
-      this.fatal = new NondeterminismError(
-        leftover.seq,
-        "nothing (the workflow returned)",
-        `${leftover.kind}("${leftover.name}")`,
-      );
+    try {
+      checkNoLeftovers(this.journal.values());
+    } catch (err) {
+      this.fatal = err as NondeterminismError;
       void this.fail(this.fatal, false);
       return;
     }
@@ -333,7 +336,12 @@ export class RunExecution {
     void (async () => {
       await this.untilNoStepInFlight();
       if (!(await this.compensate())) return;
-      const error = { name: "CancelledError", message: "run was cancelled", code: "RUN_CANCELLED", terminal: true };
+      const error = {
+        name: "CancelledError",
+        message: "run was cancelled",
+        code: "RUN_CANCELLED",
+        terminal: true,
+      };
       await this.finish("cancelled", null, error);
     })();
   }
@@ -348,7 +356,11 @@ export class RunExecution {
     }
   }
 
-  private async finish(status: "completed" | "failed" | "cancelled", outputJson: string | null, error?: ErrorInfo) {
+  private async finish(
+    status: "completed" | "failed" | "cancelled",
+    outputJson: string | null,
+    error?: ErrorInfo,
+  ) {
     this.ending = true;
     this.state = "finishing";
     this.clearDeadline();

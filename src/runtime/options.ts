@@ -34,9 +34,12 @@ export interface EngineOptions {
 
 const schema = z
   .object({
-    store: z.custom<Store>((v) => typeof v === "object" && v !== null && typeof (v as Store).write === "function", {
-      message: "must be a Store",
-    }),
+    store: z.custom<Store>(
+      (v) => typeof v === "object" && v !== null && typeof (v as Store).write === "function",
+      {
+        message: "must be a Store",
+      },
+    ),
     workflows: z.array(z.custom<WorkflowDefinition>((v) => typeof (v as any)?.fn === "function")).default([]),
     nodeId: z.string().min(1).max(200).optional(),
     clock: z.custom<Clock>((v) => typeof (v as any)?.now === "function").default(systemClock),
@@ -67,6 +70,9 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedOptions {
   return {
     ...o,
     random: o.random,
-    defaultRetry: resolveRetryPolicy(o.defaultRetry as Partial<RetryPolicy> | undefined, DEFAULT_RETRY_POLICY),
+    defaultRetry: resolveRetryPolicy(
+      o.defaultRetry as Partial<RetryPolicy> | undefined,
+      DEFAULT_RETRY_POLICY,
+    ),
   } as ResolvedOptions;
 }

@@ -1,4 +1,4 @@
-import { resolveRetryPolicy, type RetryPolicy } from "../core/retry.js";
+import { type RetryPolicy, resolveRetryPolicy } from "../core/retry.js";
 import { isAbandoned } from "./abandon.js";
 import type { StepInfo } from "./context.js";
 import type { RunExecution } from "./execution.js";

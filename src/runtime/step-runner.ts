@@ -68,10 +68,17 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
       }
       const base = { seq, kind: spec.kind, name, attempt, startedAt: firstStartedAt };
       if (ok) {
-        const detail = attempt > 1 || spec.detail ? { ...spec.detail, attemptStartedAt: startedAt } : undefined;
+        const detail =
+          attempt > 1 || spec.detail ? { ...spec.detail, attemptStartedAt: startedAt } : undefined;
         await exec.write(putEntry(exec, { ...base, status: "completed", resultJson, detail }));
         if (events.has("step:completed")) {
-          events.emit("step:completed", { runId: exec.runId, seq, name, attempt, durationMs: exec.now - startedAt });
+          events.emit("step:completed", {
+            runId: exec.runId,
+            seq,
+            name,
+            attempt,
+            durationMs: exec.now - startedAt,
+          });
         }
         return value as T;
       }
@@ -100,9 +107,20 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
       }
       const wakeAt = exec.now + decision.delayMs;
       await exec.write(
-        putEntry(exec, { ...base, status: "retrying", error, wakeAt, detail: spec.detail }, { failedAttempt }),
+        putEntry(
+          exec,
+          { ...base, status: "retrying", error, wakeAt, detail: spec.detail },
+          { failedAttempt },
+        ),
       );
-      events.emit("step:retrying", { runId: exec.runId, seq, name, attempt, delayMs: decision.delayMs, error });
+      events.emit("step:retrying", {
+        runId: exec.runId,
+        seq,
+        name,
+        attempt,
+        delayMs: decision.delayMs,
+        error,
+      });
       done();
       await exec.addWait({ seq, kind: "retry", name, wakeAt });
     } finally {
@@ -118,7 +136,9 @@ function putEntry(
     error?: unknown;
     detail?: unknown;
   },
-  extra: { failedAttempt?: { seq: number; attempt: number; startedAt: number; endedAt: number; errorJson: string } } = {},
+  extra: {
+    failedAttempt?: { seq: number; attempt: number; startedAt: number; endedAt: number; errorJson: string };
+  } = {},
 ) {
   const entry: EncodedEntry = {
     seq: e.seq,
@@ -133,7 +153,13 @@ function putEntry(
     startedAt: e.startedAt,
     updatedAt: exec.now,
   };
-  return { type: "putEntry" as const, runId: exec.runId, fence: exec.fence, entry, failedAttempt: extra.failedAttempt };
+  return {
+    type: "putEntry" as const,
+    runId: exec.runId,
+    fence: exec.fence,
+    entry,
+    failedAttempt: extra.failedAttempt,
+  };
 }
 
 /** One attempt, bounded by the per-attempt timeout and stopped by the run's abort signal. */
@@ -157,7 +183,10 @@ function runAttempt<T>(exec: RunExecution, spec: StepSpec<T>, info: Omit<StepInf
       controller = new AbortController();
       signal = controller.signal;
       timer = clock.setTimeout(() => {
-        const err = new DirigentError("STEP_TIMEOUT", `step "${spec.name}" attempt ${info.attempt} timed out after ${spec.timeoutMs} ms`);
+        const err = new DirigentError(
+          "STEP_TIMEOUT",
+          `step "${spec.name}" attempt ${info.attempt} timed out after ${spec.timeoutMs} ms`,
+        );
         controller!.abort(err);
         reject(err);
       }, spec.timeoutMs);

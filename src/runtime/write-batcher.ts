@@ -58,7 +58,7 @@ export class WriteBatcher {
       const results = await this.store.write(batch.map((p) => p.op));
       this.stats.batches++;
       this.stats.ops += batch.length;
-      batch.forEach((p, i) => p.resolve(results[i]));
+      for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
     } catch (err) {
       // The whole transaction rolled back: nothing of this batch is durable, so every caller hears so.
       for (const p of batch) p.reject(err);

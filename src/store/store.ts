@@ -85,7 +85,13 @@ export type WriteOp =
   /** Create a run unless the id exists. With `claim`, the new run is owned by that node at once (fence 1). */
   | { type: "createRun"; run: NewRun; claim?: { nodeId: string; leaseMs: number } }
   /** Insert or replace the journal entry at (runId, seq), optionally recording a failed attempt. */
-  | { type: "putEntry"; runId: string; fence: number; entry: EncodedEntry; failedAttempt?: AttemptRecordEncoded }
+  | {
+      type: "putEntry";
+      runId: string;
+      fence: number;
+      entry: EncodedEntry;
+      failedAttempt?: AttemptRecordEncoded;
+    }
   /**
    * Consume the oldest unconsumed signal named `signalName` for the wait at `seq`. If one exists, it is
    * marked consumed and the entry is written completed with the payload; otherwise `waitingEntry`

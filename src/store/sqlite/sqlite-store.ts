@@ -1,10 +1,15 @@
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { DirigentError } from "../../core/errors.js";
-import { RUN_STATUSES, type RunFilter, type RunPage, type RunRecord, type RunStatus } from "../../core/types.js";
+import {
+  RUN_STATUSES,
+  type RunFilter,
+  type RunPage,
+  type RunRecord,
+  type RunStatus,
+} from "../../core/types.js";
 import { migrateFolder } from "../migrations.js";
 import type { Store, WriteOp, WriteResult } from "../store.js";
-import { SqliteOps } from "./sqlite-ops.js";
 import {
   type AttemptRow,
   attemptFromRow,
@@ -17,6 +22,7 @@ import {
   type SignalRow,
   signalFromRow,
 } from "./rows.js";
+import { SqliteOps } from "./sqlite-ops.js";
 
 export interface SqliteStoreOptions {
   /** Path of the database file (created if missing), or ":memory:" for throwaway tests. */
@@ -64,7 +70,12 @@ export class SqliteStore implements Store {
     return this.applyBatch(ops);
   }
 
-  async claimRuns(args: { nodeId: string; limit: number; leaseMs: number; now: number }): Promise<RunRecord[]> {
+  async claimRuns(args: {
+    nodeId: string;
+    limit: number;
+    leaseMs: number;
+    now: number;
+  }): Promise<RunRecord[]> {
     return this.ops.claim(args).map(runFromRow);
   }
 
@@ -122,7 +133,10 @@ export class SqliteStore implements Store {
     const rows = this.db.prepare(sql).all(...params, limit + 1) as RunRow[];
     const page = rows.slice(0, limit).map(runFromRow);
     const last = page[page.length - 1];
-    return { runs: page, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.runId) : undefined };
+    return {
+      runs: page,
+      nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.runId) : undefined,
+    };
   }
 
   async loadJournal(runId: string) {
@@ -140,7 +154,9 @@ export class SqliteStore implements Store {
   async countRuns(filter: { workflow?: string } = {}): Promise<Record<RunStatus, number>> {
     const rows = (
       filter.workflow
-        ? this.db.prepare("SELECT status, count(*) n FROM runs WHERE workflow = ? GROUP BY status").all(filter.workflow)
+        ? this.db
+            .prepare("SELECT status, count(*) n FROM runs WHERE workflow = ? GROUP BY status")
+            .all(filter.workflow)
         : this.db.prepare("SELECT status, count(*) n FROM runs GROUP BY status").all()
     ) as { status: RunStatus; n: number }[];
     const counts = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
