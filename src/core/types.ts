@@ -1,3 +1,5 @@
+import type { RetryPolicy } from "./retry.js";
+
 /**
  * Core domain types of Dirigent.
  *
@@ -156,4 +158,68 @@ export interface RunFilter {
 export interface RunPage {
   runs: RunRecord[];
   nextCursor?: string;
+}
+
+export const TASK_STATUSES = ["queued", "leased", "completed", "failed", "cancelled"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** A task: a step handed to a queue for a remote worker. Its id is the idempotency key `<runId>:<seq>`. */
+export interface TaskRecord {
+  taskId: string;
+  queue: string;
+  runId: string;
+  seq: number;
+  name: string;
+  input: unknown;
+  priority: number;
+  status: TaskStatus;
+  /** Attempts started so far (a lease starts an attempt). */
+  attempt: number;
+  retry: RetryPolicy;
+  /** Fencing token of the current lease: a completion must carry it. */
+  leaseToken: number;
+  workerId?: string;
+  leaseExpiresAt?: number;
+  availableAt: number;
+  scheduleToStartAt?: number;
+  startToCloseMs: number;
+  heartbeatTimeoutMs?: number;
+  traceparent?: string;
+  lastError?: ErrorInfo;
+  createdAt: number;
+  startedAt?: number;
+  updatedAt: number;
+}
+
+export interface QueueInfo {
+  queue: string;
+  queued: number;
+  leased: number;
+  /** Age of the oldest task ready to run, in ms (0 when none). */
+  oldestQueuedAgeMs: number;
+  workers: { workerId: string; lastSeenAt: number }[];
+  concurrency?: number;
+  ratePerSecond?: number;
+}
+
+export const OVERLAP_POLICIES = ["skip", "buffer_one", "allow_all"] as const;
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+
+export interface ScheduleRecord {
+  scheduleId: string;
+  workflow: string;
+  input: unknown;
+  cron: string;
+  timezone: string;
+  overlap: OverlapPolicy;
+  /** Fires missed while no node ran are caught up only if they are at most this old. */
+  catchupWindowMs: number;
+  paused: boolean;
+  nextFireAt?: number;
+  lastFireAt?: number;
+  lastRunId?: string;
+  /** buffer_one: a fire waiting for the running one to finish. */
+  bufferedFireAt?: number;
+  createdAt: number;
+  updatedAt: number;
 }

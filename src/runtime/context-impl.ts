@@ -1,10 +1,17 @@
 import { v7 as uuidv7 } from "uuid";
 import { type Duration, toMs } from "../core/duration.js";
-import { DirigentError, fromErrorInfo } from "../core/errors.js";
+import { DirigentError, fromErrorInfo, StepFailedError } from "../core/errors.js";
 import { resolveRetryPolicy } from "../core/retry.js";
 import type { ErrorInfo } from "../core/types.js";
 import type { EncodedEntry } from "../store/store.js";
-import type { ChildOptions, SignalOptions, StepInfo, StepOptions, WorkflowContext } from "./context.js";
+import type {
+  ChildOptions,
+  SignalOptions,
+  StepInfo,
+  StepOptions,
+  TaskOptions,
+  WorkflowContext,
+} from "./context.js";
 import type { RunExecution, Wait } from "./execution.js";
 import { undoPolicy } from "./saga.js";
 import { runStep } from "./step-runner.js";
@@ -135,6 +142,60 @@ export class DurableContext implements WorkflowContext {
     }
   }
 
+  async task<T = unknown>(name: string, options: TaskOptions): Promise<T> {
+    checkName(name, "task");
+    if (typeof options?.queue !== "string" || !QUEUE_NAME.test(options.queue)) {
+      throw new DirigentError(
+        "INVALID_ARGUMENT",
+        `task "${name}": queue must be 1-100 characters of letters, digits, . _ : -`,
+      );
+    }
+    const exec = this.exec;
+    const { seq, recorded } = exec.allocate("task", name);
+    if (recorded?.status === "completed") return recorded.result as T;
+    if (recorded?.status === "failed") throw new StepFailedError(name, recorded.error!);
+    const taskId = `${exec.runId}:${seq}`;
+    if (!recorded) {
+      const now = exec.now;
+      const policy = resolveRetryPolicy(options.retry, exec.stepDefaults);
+      await exec.write({
+        type: "scheduleTask",
+        runId: exec.runId,
+        fence: exec.fence,
+        entry: {
+          ...waitingEntry(seq, "task", name, now, undefined),
+          detailJson: JSON.stringify({ queue: options.queue, taskId }),
+        },
+        task: {
+          taskId,
+          queue: options.queue,
+          runId: exec.runId,
+          seq,
+          name,
+          inputJson: exec.encode(options.input, `input of task "${name}"`),
+          priority: options.priority ?? 0,
+          retryJson: JSON.stringify(policy),
+          scheduleToStartAt:
+            options.scheduleToStartMs === undefined ? undefined : now + options.scheduleToStartMs,
+          startToCloseMs: options.startToCloseMs ?? DEFAULT_START_TO_CLOSE_MS,
+          heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+          now,
+        },
+      });
+      exec.host.notifyQueue(options.queue);
+    }
+    return (await exec.addWait({ seq, kind: "task", name })) as T;
+  }
+
+  /** Resolution of a task wait: the worker's outcome was written straight into the journal entry. */
+  async resolveTask(wait: Wait): Promise<void> {
+    const exec = this.exec;
+    const entry = await exec.host.store.getEntry(exec.runId, wait.seq);
+    if (entry?.status === "completed") exec.settleWait(wait, entry.result);
+    else if (entry?.status === "failed")
+      exec.settleWait(wait, undefined, new StepFailedError(wait.name, entry.error!));
+  }
+
   async child<I, O>(
     target: WorkflowDefinition<I, O> | string,
     input: I,
@@ -260,6 +321,9 @@ export class DurableContext implements WorkflowContext {
     return value;
   }
 }
+
+const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+const DEFAULT_START_TO_CLOSE_MS = 5 * 60_000;
 
 function waitingEntry(
   seq: number,

@@ -29,6 +29,22 @@ export interface SignalOptions {
   timeoutMs?: number;
 }
 
+export interface TaskOptions {
+  /** The queue remote workers poll. */
+  queue: string;
+  input?: unknown;
+  /** Retries of failed or timed-out attempts (the worker may also fail an attempt as terminal). */
+  retry?: Partial<RetryPolicy>;
+  /** Longest one attempt may take once a worker leased it (default 5 minutes). */
+  startToCloseMs?: number;
+  /** A leased attempt whose worker sends no heartbeat for this long is taken back and retried. */
+  heartbeatTimeoutMs?: number;
+  /** Longest the task may wait in the queue for a worker; past it the task fails with TASK_TIMEOUT. */
+  scheduleToStartMs?: number;
+  /** Higher runs first (default 0). */
+  priority?: number;
+}
+
 export interface ChildOptions {
   /** Run id of the child; defaults to `<parentRunId>:<seq>`, stable across replays. */
   runId?: string;
@@ -61,6 +77,12 @@ export interface WorkflowContext {
   sleepUntil(name: string, epochMs: number): Promise<void>;
   /** Wait for a signal sent to this run. A signal sent before the wait is buffered and returned at once. */
   waitForSignal<T = unknown>(name: string, options?: SignalOptions): Promise<T>;
+  /**
+   * Hand a task to a queue for a remote worker (any language, over HTTP) and wait durably for its
+   * result. The worker receives the idempotency key `<runId>:<seq>`; its failure is thrown here as
+   * STEP_FAILED once retries are exhausted.
+   */
+  task<T = unknown>(name: string, options: TaskOptions): Promise<T>;
   /** Start a child run and wait for its result (its failure is thrown here as CHILD_FAILED). */
   child<I, O>(workflow: WorkflowDefinition<I, O> | string, input: I, options?: ChildOptions): Promise<O>;
   /** The time, recorded once and the same on replay. */

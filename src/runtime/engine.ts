@@ -11,6 +11,8 @@ import { RunExecution } from "./execution.js";
 import type { ExecutionHost } from "./host.js";
 import { type EngineOptions, type ResolvedOptions, resolveEngineOptions } from "./options.js";
 import { WorkflowRegistry } from "./registry.js";
+import { Schedules } from "./schedules.js";
+import { TaskQueues } from "./task-queues.js";
 import type { WorkflowDefinition } from "./workflow.js";
 import { WriteBatcher } from "./write-batcher.js";
 
@@ -47,6 +49,10 @@ export class Engine implements ExecutionHost {
   readonly leaseMs: number;
   readonly maxPayloadBytes: number;
   readonly defaultRetry: RetryPolicy;
+  /** Worker side of task queues: poll, heartbeat, complete, fail, limits. */
+  readonly tasks: TaskQueues;
+  /** Durable cron schedules. */
+  readonly schedules: Schedules;
   private readonly options: ResolvedOptions;
   /** Executions holding a lease on this node. */
   private readonly active = new Map<string, RunExecution>();
@@ -74,6 +80,14 @@ export class Engine implements ExecutionHost {
     this.defaultRetry = this.options.defaultRetry;
     this.batcher = new WriteBatcher(this.store);
     for (const def of this.options.workflows) this.registry.add(def);
+    this.tasks = new TaskQueues(this);
+    this.schedules = new Schedules({
+      store: this.store,
+      batcher: this.batcher,
+      clock: this.clock,
+      hasWorkflow: (name) => this.registry.get(name) !== undefined,
+      startRun: (workflow, input, runId) => this.startRun(workflow, input, { runId }),
+    });
   }
 
   register(...defs: WorkflowDefinition[]): this {
@@ -239,6 +253,30 @@ export class Engine implements ExecutionHost {
     this.kick(); // a parent waiting on this run was woken
   }
 
+  /**
+   * Put a failed run back to work from its failed step: the failed step and what followed it run again;
+   * completed steps before it are kept. Refused with RUN_NOT_RETRYABLE unless the run failed and none of
+   * its compensations ran.
+   */
+  async retry(runId: string): Promise<void> {
+    this.assertUsable();
+    const r = await this.batcher.submit({ type: "retryRun", runId, now: this.clock.now() });
+    if (!r.ok) {
+      if (r.code === "RUN_NOT_FOUND")
+        throw new DirigentError("RUN_NOT_FOUND", `run "${runId}" not found`, { runId });
+      throw new DirigentError(
+        "RUN_NOT_RETRYABLE",
+        `run "${runId}" can be retried only when it failed and did not compensate`,
+        {
+          runId,
+        },
+      );
+    }
+    const stale = this.active.get(runId) ?? this.cache.get(runId);
+    if (stale) this.forget(stale);
+    this.kick();
+  }
+
   /** Resolve when the run reaches a final status (or reject with RESULT_TIMEOUT after `timeoutMs`). */
   async waitForFinish(runId: string, timeoutMs = 60_000): Promise<RunRecord> {
     const run = await this.getRun(runId);
@@ -320,6 +358,10 @@ export class Engine implements ExecutionHost {
 
   resolveWorkflow(name: string, version?: string): WorkflowDefinition | undefined {
     return this.registry.get(name, version) ?? (version ? this.registry.get(name) : undefined);
+  }
+
+  notifyQueue(queue: string): void {
+    this.tasks.notify(queue);
   }
 
   hasCapacity(): boolean {
@@ -492,9 +534,20 @@ export class Engine implements ExecutionHost {
     if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer.handle);
     const handle = this.clock.setTimeout(() => {
       if (this.wakeTimer?.handle === handle) this.wakeTimer = undefined;
-      void this.claimPass();
+      void this.maintenance().then(() => this.claimPass());
     }, due - this.clock.now());
     this.wakeTimer = { handle, due };
+  }
+
+  /** Periodic work besides claiming: take back expired task leases, fire due schedules. */
+  private async maintenance(): Promise<void> {
+    if (!this.canExecute()) return;
+    try {
+      await this.tasks.sweep();
+      await this.schedules.tick();
+    } catch (error) {
+      this.events.emit("engine:error", { error, context: "maintenance" });
+    }
   }
 
   /** Renew this node's leases every third of the lease time; pick up cancel requests made elsewhere. */

@@ -14,7 +14,7 @@ import type { WorkflowDefinition } from "./workflow.js";
 /** A durable wait the workflow code is blocked on: resolved by time, a signal, or a child finishing. */
 export interface Wait {
   seq: number;
-  kind: "sleep" | "retry" | "signal" | "child";
+  kind: "sleep" | "retry" | "signal" | "child" | "task";
   name: string;
   wakeAt?: number;
   childRunId?: string;
@@ -200,6 +200,8 @@ export class RunExecution {
         await this.ctx.resolveSignal(wait, now);
       } else if (wait.kind === "child") {
         await this.ctx.resolveChild(wait, now);
+      } else if (wait.kind === "task") {
+        await this.ctx.resolveTask(wait);
       }
     } catch (err) {
       if (!isAbandoned(err))

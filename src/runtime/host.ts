@@ -24,6 +24,8 @@ export interface ExecutionHost {
   hasCapacity(): boolean;
   /** Begin executing a run this node created already claimed (fence 1). */
   launch(runId: string, def: WorkflowDefinition, input: unknown, deadlineAt?: number): void;
+  /** A task was queued on `queue`: wake workers long-polling it. */
+  notifyQueue(queue: string): void;
   onSuspended(exec: RunExecution, wakeAt: number | undefined): void;
   onFinished(exec: RunExecution, status: RunStatus, error?: ErrorInfo): void;
   onLost(exec: RunExecution, reason: string): void;

@@ -15,7 +15,9 @@ export async function migrateFolder(
   const provider: MigrationProvider = {
     async getMigrations() {
       const migrations: Record<string, Migration> = {};
-      for (const file of readdirSync(folder).filter((f) => /^\d{3}_.*\.sql$/.test(f)).sort()) {
+      for (const file of readdirSync(folder)
+        .filter((f) => /^\d{3}_.*\.sql$/.test(f))
+        .sort()) {
         const text = readFileSync(new URL(file, folder), "utf8");
         migrations[file.replace(/\.sql$/, "")] = { up: (tx) => runSql(tx, text) };
       }

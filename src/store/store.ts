@@ -2,11 +2,14 @@ import type {
   AttemptRecord,
   ErrorInfo,
   JournalEntry,
+  QueueInfo,
   RunFilter,
   RunPage,
   RunRecord,
   RunStatus,
+  ScheduleRecord,
   SignalRecord,
+  TaskRecord,
 } from "../core/types.js";
 
 /**
@@ -43,7 +46,10 @@ export interface Store {
    */
   renewLeases(args: { nodeId: string; leaseMs: number; now: number }): Promise<{ cancelRequested: string[] }>;
 
-  /** The earliest wake-up time among runs without an owner, and the earliest lease expiry among owned runs. */
+  /**
+   * The earliest of: a wake-up time among runs without an owner, a lease expiry among owned runs, and
+   * the next fire time of an unpaused schedule.
+   */
   nextWakeAt(): Promise<number | undefined>;
 
   getRun(runId: string): Promise<RunRecord | undefined>;
@@ -58,6 +64,27 @@ export interface Store {
    * without it rely on in-process wake-ups and polling.
    */
   subscribeWakeups?(onWake: () => void): Promise<() => Promise<void>>;
+  /** One journal entry (used to resolve a task wait whose outcome a worker wrote). */
+  getEntry(runId: string, seq: number): Promise<JournalEntry | undefined>;
+
+  // ---- task queues ----
+  /**
+   * Lease up to `limit` ready tasks of `queue` to `workerId`, highest priority first, within the queue's
+   * concurrency and rate limits. Each leased task gets attempt + 1 and a new lease token.
+   */
+  leaseTasks(args: { queue: string; workerId: string; limit: number; now: number }): Promise<TaskRecord[]>;
+  getTask(taskId: string): Promise<TaskRecord | undefined>;
+  /** Tasks whose lease ran out (worker died or went silent) or that waited too long to start. */
+  expiredTasks(args: { now: number; limit: number }): Promise<TaskRecord[]>;
+  describeQueue(queue: string, now: number): Promise<QueueInfo | undefined>;
+  listQueues(now: number): Promise<QueueInfo[]>;
+
+  // ---- schedules ----
+  getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined>;
+  listSchedules(): Promise<ScheduleRecord[]>;
+  /** Unpaused schedules whose next fire time has come, or with a buffered fire. */
+  dueSchedules(args: { now: number; limit: number }): Promise<ScheduleRecord[]>;
+
   /** Count runs by status (for metrics and overviews). */
   countRuns(filter?: { workflow?: string }): Promise<Record<RunStatus, number>>;
 }
@@ -138,7 +165,73 @@ export type WriteOp =
   /** Ask a run to cancel (cooperatively) and wake it. */
   | { type: "requestCancel"; runId: string; now: number }
   /** End a run at once: status terminated, lease dropped, fence bumped so the owner's writes fail. */
-  | { type: "terminateRun"; runId: string; reason: string; now: number };
+  | { type: "terminateRun"; runId: string; reason: string; now: number }
+  /**
+   * Put a failed run back to pending from its failed step: the failed entries and everything after them
+   * are removed so those steps run again. Refused (RUN_NOT_RETRYABLE) unless the run failed and no
+   * compensation completed.
+   */
+  | { type: "retryRun"; runId: string; now: number }
+  /** Write the task's waiting journal entry and queue the task, in one step. */
+  | { type: "scheduleTask"; runId: string; fence: number; entry: EncodedEntry; task: NewTask }
+  /**
+   * A worker's result. Refused with TASK_LEASE_EXPIRED unless the task is leased under `leaseToken` and
+   * the lease has not run out. Writes the run's journal entry and wakes the run.
+   */
+  | { type: "completeTask"; taskId: string; leaseToken: number; resultJson: string | null; now: number }
+  /**
+   * A failed attempt: with `retryAt` the task is queued again for then, otherwise it fails for good (the
+   * journal entry fails and the run wakes). `expired` is the engine's own call for a lease that ran out:
+   * it skips the lease-still-valid check but still needs the token, so it cannot race a new lease.
+   */
+  | {
+      type: "failTask";
+      taskId: string;
+      leaseToken: number;
+      errorJson: string;
+      retryAt?: number;
+      expired?: boolean;
+      now: number;
+    }
+  /** Extend a task's lease (heartbeat). Reports whether the run asked to cancel. */
+  | { type: "heartbeatTask"; taskId: string; leaseToken: number; now: number }
+  | { type: "setQueueLimits"; queue: string; concurrency?: number | null; ratePerSecond?: number | null }
+  /** Create a schedule (refused with SCHEDULE_EXISTS if the id is taken). */
+  | { type: "createSchedule"; schedule: ScheduleRecord }
+  | { type: "setSchedulePaused"; scheduleId: string; paused: boolean; nextFireAt?: number; now: number }
+  | { type: "deleteSchedule"; scheduleId: string }
+  /**
+   * Compare-and-set of a schedule's firing state: applies only if next_fire_at still equals
+   * `expectedNextFireAt` (and buffered_fire_at equals `expectedBufferedFireAt`), so of several nodes
+   * that saw the same due time exactly one advances it. Refused with STALE_SCHEDULE otherwise.
+   */
+  | {
+      type: "advanceSchedule";
+      scheduleId: string;
+      expectedNextFireAt: number | null;
+      expectedBufferedFireAt: number | null;
+      nextFireAt: number | null;
+      bufferedFireAt: number | null;
+      lastFireAt?: number;
+      lastRunId?: string;
+      now: number;
+    };
+
+export interface NewTask {
+  taskId: string;
+  queue: string;
+  runId: string;
+  seq: number;
+  name: string;
+  inputJson: string | null;
+  priority: number;
+  retryJson: string;
+  scheduleToStartAt?: number;
+  startToCloseMs: number;
+  heartbeatTimeoutMs?: number;
+  traceparent?: string;
+  now: number;
+}
 
 export interface AttemptRecordEncoded {
   seq: number;
@@ -151,11 +244,32 @@ export interface AttemptRecordEncoded {
 
 export type WriteFailure = {
   ok: false;
-  code: "STALE_FENCE" | "RUN_NOT_FOUND" | "RUN_FINISHED";
+  code:
+    | "STALE_FENCE"
+    | "RUN_NOT_FOUND"
+    | "RUN_FINISHED"
+    | "RUN_NOT_RETRYABLE"
+    | "TASK_NOT_FOUND"
+    | "TASK_LEASE_EXPIRED"
+    | "SCHEDULE_NOT_FOUND"
+    | "SCHEDULE_EXISTS"
+    | "STALE_SCHEDULE";
   /** The run's status when the failure is RUN_FINISHED. */
   status?: RunStatus;
 };
 
 export type WriteResult =
-  | { ok: true; created?: boolean; run?: RunRecord; consumed?: boolean; payload?: unknown; signalId?: number }
+  | {
+      ok: true;
+      created?: boolean;
+      run?: RunRecord;
+      consumed?: boolean;
+      payload?: unknown;
+      signalId?: number;
+      /** heartbeatTask: the run asked to cancel, or the task was cancelled. */
+      cancelRequested?: boolean;
+      leaseExpiresAt?: number;
+      /** scheduleTask/completeTask/failTask: the queue whose waiting workers should look again. */
+      queue?: string;
+    }
   | WriteFailure;

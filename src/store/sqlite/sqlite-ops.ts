@@ -1,10 +1,12 @@
 import type Database from "better-sqlite3";
 import type { RunStatus } from "../../core/types.js";
+import { type RunRow, runFromRow } from "../rows.js";
 import type { EncodedEntry, NewRun, WriteFailure, WriteOp, WriteResult } from "../store.js";
-import { type RunRow, runFromRow } from "./rows.js";
+import { SqliteTaskOps } from "./sqlite-task-ops.js";
 
 const TERMINAL_SQL = "('completed','failed','cancelled','terminated')";
-const isTerminal = (s: string) => s === "completed" || s === "failed" || s === "cancelled" || s === "terminated";
+const isTerminal = (s: string) =>
+  s === "completed" || s === "failed" || s === "cancelled" || s === "terminated";
 
 /**
  * The SQLite implementation of each atomic transition. Every method runs inside the batch transaction
@@ -13,7 +15,11 @@ const isTerminal = (s: string) => s === "completed" || s === "failed" || s === "
 export class SqliteOps {
   private s!: ReturnType<SqliteOps["prepare"]>;
 
-  constructor(private readonly db: Database.Database) {}
+  readonly tasks: SqliteTaskOps;
+
+  constructor(private readonly db: Database.Database) {
+    this.tasks = new SqliteTaskOps(db);
+  }
 
   private prepare() {
     const db = this.db;
@@ -119,7 +125,15 @@ export class SqliteOps {
         this.putEntry(op.runId, op.entry);
         if (op.failedAttempt) {
           const a = op.failedAttempt;
-          this.st.putAttempt.run(op.runId, a.seq, a.attempt, a.startedAt, a.endedAt, a.errorJson, a.node ?? null);
+          this.st.putAttempt.run(
+            op.runId,
+            a.seq,
+            a.attempt,
+            a.startedAt,
+            a.endedAt,
+            a.errorJson,
+            a.node ?? null,
+          );
         }
         return { ok: true };
       }
@@ -133,8 +147,20 @@ export class SqliteOps {
           this.st.consumeSignal.run(op.seq, sig.id);
           const detail = JSON.stringify({ signalName: op.signalName, signalId: sig.id });
           const startedAt = op.waitingEntry?.startedAt ?? op.now;
-          this.st.completeSignalEntry.run(op.runId, op.seq, op.name, sig.payload_json, detail, startedAt, op.now);
-          return { ok: true, consumed: true, payload: sig.payload_json === null ? null : JSON.parse(sig.payload_json) };
+          this.st.completeSignalEntry.run(
+            op.runId,
+            op.seq,
+            op.name,
+            sig.payload_json,
+            detail,
+            startedAt,
+            op.now,
+          );
+          return {
+            ok: true,
+            consumed: true,
+            payload: sig.payload_json === null ? null : JSON.parse(sig.payload_json),
+          };
         }
         if (op.waitingEntry) this.putEntry(op.runId, op.waitingEntry);
         return { ok: true, consumed: false };
@@ -168,6 +194,7 @@ export class SqliteOps {
           now: op.now,
         }) as { parent_run_id: string | null };
         if (row.parent_run_id) this.st.wake.run({ runId: row.parent_run_id, now: op.now });
+        this.tasks.cancelRunTasks(op.runId, op.now);
         return { ok: true };
       }
       case "deliverSignal": {
@@ -187,12 +214,19 @@ export class SqliteOps {
         const bad = this.checkLive(op.runId);
         if (bad) return bad;
         const error = { name: "TerminatedError", message: op.reason, code: "RUN_TERMINATED", terminal: true };
-        const row = this.st.terminate.get({ runId: op.runId, errorJson: JSON.stringify(error), now: op.now }) as {
+        const row = this.st.terminate.get({
+          runId: op.runId,
+          errorJson: JSON.stringify(error),
+          now: op.now,
+        }) as {
           parent_run_id: string | null;
         };
         if (row.parent_run_id) this.st.wake.run({ runId: row.parent_run_id, now: op.now });
+        this.tasks.cancelRunTasks(op.runId, op.now);
         return { ok: true };
       }
+      default:
+        return this.tasks.apply(op);
     }
   }
 

@@ -2,14 +2,17 @@ import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { DirigentError } from "../../core/errors.js";
 import {
+  type JournalEntry,
+  type QueueInfo,
   RUN_STATUSES,
   type RunFilter,
   type RunPage,
   type RunRecord,
   type RunStatus,
+  type ScheduleRecord,
+  type TaskRecord,
 } from "../../core/types.js";
 import { migrateFolder } from "../migrations.js";
-import type { Store, WriteOp, WriteResult } from "../store.js";
 import {
   type AttemptRow,
   attemptFromRow,
@@ -21,7 +24,8 @@ import {
   runFromRow,
   type SignalRow,
   signalFromRow,
-} from "./rows.js";
+} from "../rows.js";
+import type { Store, WriteOp, WriteResult } from "../store.js";
 import { SqliteOps } from "./sqlite-ops.js";
 
 export interface SqliteStoreOptions {
@@ -84,8 +88,8 @@ export class SqliteStore implements Store {
   }
 
   async nextWakeAt(): Promise<number | undefined> {
-    const row = this.stmt().nextWake.get() as { w: number | null; l: number | null };
-    const candidates = [row.w, row.l].filter((v): v is number => v !== null);
+    const row = this.stmt().nextWake.get() as { w: number | null; l: number | null; s: number | null };
+    const candidates = [row.w, row.l, row.s].filter((v): v is number => v !== null);
     return candidates.length ? Math.min(...candidates) : undefined;
   }
 
@@ -151,6 +155,49 @@ export class SqliteStore implements Store {
     return (this.stmt().signals.all(runId) as SignalRow[]).map(signalFromRow);
   }
 
+  async getEntry(runId: string, seq: number): Promise<JournalEntry | undefined> {
+    const row = this.ops.tasks.getEntryRow(runId, seq) as JournalRow | undefined;
+    return row ? entryFromRow(row) : undefined;
+  }
+
+  async leaseTasks(args: {
+    queue: string;
+    workerId: string;
+    limit: number;
+    now: number;
+  }): Promise<TaskRecord[]> {
+    return this.db.transaction(() => this.ops.tasks.leaseTasks(args))();
+  }
+
+  async getTask(taskId: string): Promise<TaskRecord | undefined> {
+    return this.ops.tasks.getTask(taskId);
+  }
+
+  async expiredTasks(args: { now: number; limit: number }): Promise<TaskRecord[]> {
+    return this.ops.tasks.expiredTasks(args.now, args.limit);
+  }
+
+  async describeQueue(queue: string, now: number): Promise<QueueInfo | undefined> {
+    if (!this.ops.tasks.queueExists(queue)) return undefined;
+    return this.ops.tasks.describeQueues(queue, now)[0];
+  }
+
+  async listQueues(now: number): Promise<QueueInfo[]> {
+    return this.ops.tasks.describeQueues(null, now);
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    return this.ops.tasks.getSchedule(scheduleId);
+  }
+
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.ops.tasks.listSchedules();
+  }
+
+  async dueSchedules(args: { now: number; limit: number }): Promise<ScheduleRecord[]> {
+    return this.ops.tasks.dueSchedules(args.now, args.limit);
+  }
+
   async countRuns(filter: { workflow?: string } = {}): Promise<Record<RunStatus, number>> {
     const rows = (
       filter.workflow
@@ -175,7 +222,8 @@ function lazyStatements(db: Database.Database) {
     signals: db.prepare("SELECT * FROM signals WHERE run_id = ? ORDER BY id"),
     nextWake: db.prepare(
       `SELECT (SELECT min(wake_at) FROM runs WHERE owner IS NULL AND wake_at IS NOT NULL) AS w,
-              (SELECT min(lease_expires_at) FROM runs WHERE owner IS NOT NULL) AS l`,
+              (SELECT min(lease_expires_at) FROM runs WHERE owner IS NOT NULL) AS l,
+              (SELECT min(next_fire_at) FROM schedules WHERE paused = 0) AS s`,
     ),
   });
   return () => {

@@ -1,7 +1,10 @@
-import { decodePayload } from "../../core/payload.js";
-import type { AttemptRecord, JournalEntry, RunRecord, RunStatus, SignalRecord } from "../../core/types.js";
+import { decodePayload } from "../core/payload.js";
+import type { AttemptRecord, JournalEntry, RunRecord, RunStatus, SignalRecord } from "../core/types.js";
 
-/** Row shapes as SQLite returns them, and their mapping to domain records. Shared with the Postgres store. */
+/**
+ * Row shapes as the stores read them, and their mapping to domain records. Shared by the SQLite and
+ * PostgreSQL stores: integers may arrive as numbers or numeric strings (BIGINT), so every one is Number()ed.
+ */
 export interface RunRow {
   run_id: string;
   workflow: string;
