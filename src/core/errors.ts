@@ -137,9 +137,10 @@ export class StepFailedError extends DirigentError {
 export function toErrorInfo(value: unknown, opts: { withStack?: boolean } = {}): ErrorInfo {
   if (value instanceof Error) {
     const info: ErrorInfo = { name: value.name, message: value.message };
-    const code = (value as any).code;
+    const code = (value as any).code ?? (value as any).options?.code;
     if (typeof code === "string") info.code = code;
-    if (isDirigentError(value) && value.details !== undefined) info.details = value.details;
+    const details = (value as any).details;
+    if (details !== undefined) info.details = details;
     if (isTerminalError(value)) {
       info.terminal = true;
       const t = value as TerminalError;

@@ -223,3 +223,15 @@ export interface ScheduleRecord {
   createdAt: number;
   updatedAt: number;
 }
+
+/** A deployed declarative (DSL) workflow definition. Versions count up from 1 per name. */
+export interface DefinitionRecord {
+  name: string;
+  version: number;
+  /** "yaml" or "json": the source text is kept exactly as deployed. */
+  format: "yaml" | "json";
+  source: string;
+  /** Hash of the source, so deploying the same text twice does not make a new version. */
+  checksum: string;
+  createdAt: number;
+}

@@ -13,6 +13,7 @@ import type {
   WorkflowContext,
 } from "./context.js";
 import type { RunExecution, Wait } from "./execution.js";
+import { type HttpRequestSpec, type HttpResponse, httpAttempt } from "./http-step.js";
 import { undoPolicy } from "./saga.js";
 import { runStep } from "./step-runner.js";
 import type { WorkflowDefinition } from "./workflow.js";
@@ -53,6 +54,12 @@ export class DurableContext implements WorkflowContext {
       exec.undos.push({ seq, name, result, undo: options.undo, policy: undoPolicy(policy) });
     }
     return result;
+  }
+
+  http(name: string, spec: HttpRequestSpec, options: StepOptions<HttpResponse> = {}): Promise<HttpResponse> {
+    if (typeof spec?.url !== "string")
+      throw new DirigentError("INVALID_ARGUMENT", `http step "${name}" needs a url`);
+    return this.step(name, (info) => httpAttempt(spec, info), options);
   }
 
   sleep(name: string, duration: Duration): Promise<void> {

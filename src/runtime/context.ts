@@ -1,6 +1,9 @@
 import type { Duration } from "../core/duration.js";
 import type { RetryPolicy } from "../core/retry.js";
+import type { HttpRequestSpec, HttpResponse } from "./http-step.js";
 import type { WorkflowDefinition } from "./workflow.js";
+
+export type { HttpRequestSpec, HttpResponse };
 
 /** What a step function receives. */
 export interface StepInfo {
@@ -72,6 +75,15 @@ export interface WorkflowContext {
   readonly workflow: string;
   /** Run a journaled step: executed at least once, and never again once it completed. */
   step<T>(name: string, fn: (info: StepInfo) => Promise<T> | T, options?: StepOptions<T>): Promise<T>;
+  /**
+   * A journaled HTTP call: sends the step's idempotency key as `Idempotency-Key`, retries connection
+   * errors, timeouts, 408/425/429 and 5xx (honouring Retry-After) and fails at once on other statuses.
+   */
+  http(
+    name: string,
+    request: HttpRequestSpec,
+    options?: Omit<StepOptions<HttpResponse>, "undo"> & { undo?: StepOptions<HttpResponse>["undo"] },
+  ): Promise<HttpResponse>;
   /** Durable timer: survives restarts; fires no earlier than due. */
   sleep(name: string, duration: Duration): Promise<void>;
   sleepUntil(name: string, epochMs: number): Promise<void>;

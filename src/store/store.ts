@@ -1,5 +1,6 @@
 import type {
   AttemptRecord,
+  DefinitionRecord,
   ErrorInfo,
   JournalEntry,
   QueueInfo,
@@ -84,6 +85,12 @@ export interface Store {
   listSchedules(): Promise<ScheduleRecord[]>;
   /** Unpaused schedules whose next fire time has come, or with a buffered fire. */
   dueSchedules(args: { now: number; limit: number }): Promise<ScheduleRecord[]>;
+
+  // ---- declarative definitions ----
+  /** A definition by name: the given version, or the latest. */
+  getDefinition(name: string, version?: number): Promise<DefinitionRecord | undefined>;
+  /** Every version of every definition, by name then version. */
+  listDefinitions(): Promise<DefinitionRecord[]>;
 
   /** Count runs by status (for metrics and overviews). */
   countRuns(filter?: { workflow?: string }): Promise<Record<RunStatus, number>>;
@@ -196,6 +203,18 @@ export type WriteOp =
   /** Extend a task's lease (heartbeat). Reports whether the run asked to cancel. */
   | { type: "heartbeatTask"; taskId: string; leaseToken: number; now: number }
   | { type: "setQueueLimits"; queue: string; concurrency?: number | null; ratePerSecond?: number | null }
+  /**
+   * Deploy a definition: it becomes version latest + 1, unless the latest version has the same checksum,
+   * in which case nothing changes (created false). The result's `version` is the version that holds it.
+   */
+  | {
+      type: "putDefinition";
+      name: string;
+      format: "yaml" | "json";
+      source: string;
+      checksum: string;
+      now: number;
+    }
   /** Create a schedule (refused with SCHEDULE_EXISTS if the id is taken). */
   | { type: "createSchedule"; schedule: ScheduleRecord }
   | { type: "setSchedulePaused"; scheduleId: string; paused: boolean; nextFireAt?: number; now: number }
@@ -271,5 +290,7 @@ export type WriteResult =
       leaseExpiresAt?: number;
       /** scheduleTask/completeTask/failTask: the queue whose waiting workers should look again. */
       queue?: string;
+      /** putDefinition: the version holding the source. */
+      version?: number;
     }
   | WriteFailure;

@@ -1,7 +1,13 @@
 import { decodePayload } from "../core/payload.js";
-import type { OverlapPolicy, ScheduleRecord, TaskRecord, TaskStatus } from "../core/types.js";
+import type {
+  DefinitionRecord,
+  OverlapPolicy,
+  ScheduleRecord,
+  TaskRecord,
+  TaskStatus,
+} from "../core/types.js";
 
-/** Row shapes of tasks and schedules and their mapping to records; shared by the SQLite and Postgres stores. */
+/** Row shapes of tasks, schedules and definitions and their mapping to records; shared by the SQLite and Postgres stores. */
 export interface TaskRow {
   task_id: string;
   queue: string;
@@ -89,5 +95,25 @@ export function scheduleFromRow(r: ScheduleRow): ScheduleRecord {
     bufferedFireAt: num(r.buffered_fire_at),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+  };
+}
+
+export interface DefinitionRow {
+  name: string;
+  version: number | string;
+  format: string;
+  source: string;
+  checksum: string;
+  created_at: number | string;
+}
+
+export function definitionFromRow(r: DefinitionRow): DefinitionRecord {
+  return {
+    name: r.name,
+    version: Number(r.version),
+    format: r.format as DefinitionRecord["format"],
+    source: r.source,
+    checksum: r.checksum,
+    createdAt: Number(r.created_at),
   };
 }

@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { DirigentError } from "../../core/errors.js";
 import {
+  type DefinitionRecord,
   type JournalEntry,
   type QueueInfo,
   RUN_STATUSES,
@@ -196,6 +197,14 @@ export class SqliteStore implements Store {
 
   async dueSchedules(args: { now: number; limit: number }): Promise<ScheduleRecord[]> {
     return this.ops.tasks.dueSchedules(args.now, args.limit);
+  }
+
+  async getDefinition(name: string, version?: number): Promise<DefinitionRecord | undefined> {
+    return this.ops.tasks.getDefinition(name, version);
+  }
+
+  async listDefinitions(): Promise<DefinitionRecord[]> {
+    return this.ops.tasks.listDefinitions();
   }
 
   async countRuns(filter: { workflow?: string } = {}): Promise<Record<RunStatus, number>> {

@@ -1,7 +1,14 @@
 import type Database from "better-sqlite3";
-import type { QueueInfo, ScheduleRecord, TaskRecord } from "../../core/types.js";
+import type { DefinitionRecord, QueueInfo, ScheduleRecord, TaskRecord } from "../../core/types.js";
 import type { WriteOp, WriteResult } from "../store.js";
-import { type ScheduleRow, scheduleFromRow, type TaskRow, taskFromRow } from "../task-rows.js";
+import {
+  type DefinitionRow,
+  definitionFromRow,
+  type ScheduleRow,
+  scheduleFromRow,
+  type TaskRow,
+  taskFromRow,
+} from "../task-rows.js";
 
 type TaskOp = Extract<
   WriteOp,
@@ -16,7 +23,8 @@ type TaskOp = Extract<
       | "createSchedule"
       | "setSchedulePaused"
       | "deleteSchedule"
-      | "advanceSchedule";
+      | "advanceSchedule"
+      | "putDefinition";
   }
 >;
 
@@ -162,6 +170,12 @@ export class SqliteTaskOps {
          ORDER BY next_fire_at LIMIT @limit`,
       ),
       entry: db.prepare("SELECT * FROM journal WHERE run_id = ? AND seq = ?"),
+      latestDefinition: db.prepare("SELECT * FROM definitions WHERE name = ? ORDER BY version DESC LIMIT 1"),
+      definition: db.prepare("SELECT * FROM definitions WHERE name = ? AND version = ?"),
+      definitions: db.prepare("SELECT * FROM definitions ORDER BY name, version"),
+      insertDefinition: db.prepare(
+        "INSERT INTO definitions (name, version, format, source, checksum, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
     };
   }
 
@@ -322,6 +336,14 @@ export class SqliteTaskOps {
         const info = this.st.deleteSchedule.run(op.scheduleId);
         return info.changes === 1 ? { ok: true } : { ok: false, code: "SCHEDULE_NOT_FOUND" };
       }
+      case "putDefinition": {
+        const latest = this.st.latestDefinition.get(op.name) as DefinitionRow | undefined;
+        if (latest && latest.checksum === op.checksum)
+          return { ok: true, created: false, version: Number(latest.version) };
+        const version = latest ? Number(latest.version) + 1 : 1;
+        this.st.insertDefinition.run(op.name, version, op.format, op.source, op.checksum, op.now);
+        return { ok: true, created: true, version };
+      }
       case "advanceSchedule": {
         const info = this.st.advanceSchedule.run({
           scheduleId: op.scheduleId,
@@ -453,6 +475,17 @@ export class SqliteTaskOps {
 
   dueSchedules(now: number, limit: number): ScheduleRecord[] {
     return (this.st.dueSchedules.all({ now, limit }) as ScheduleRow[]).map(scheduleFromRow);
+  }
+
+  getDefinition(name: string, version?: number): DefinitionRecord | undefined {
+    const row = (
+      version === undefined ? this.st.latestDefinition.get(name) : this.st.definition.get(name, version)
+    ) as DefinitionRow | undefined;
+    return row ? definitionFromRow(row) : undefined;
+  }
+
+  listDefinitions(): DefinitionRecord[] {
+    return (this.st.definitions.all() as DefinitionRow[]).map(definitionFromRow);
   }
 
   getTask(taskId: string): TaskRecord | undefined {
