@@ -60,7 +60,7 @@ export class Engine implements ExecutionHost {
   private readonly cache = new Map<string, RunExecution>();
   /** Claimed runs whose journal is still loading, and starts in progress that will claim. */
   private pending = 0;
-  private readonly resultWaiters = new Map<string, Set<(status: RunStatus) => void>>();
+  private readonly resultWaiters = new Map<string, Set<(status: RunStatus | "stopped") => void>>();
   private started = false;
   private stopping = false;
   private claiming = false;
@@ -136,6 +136,7 @@ export class Engine implements ExecutionHost {
     await this.batcher.drain();
     for (const exec of this.cache.values()) exec.lose("engine stopping");
     this.cache.clear();
+    for (const set of [...this.resultWaiters.values()]) for (const fn of [...set]) fn("stopped");
   }
 
   private busyCount(): number {
@@ -294,9 +295,16 @@ export class Engine implements ExecutionHost {
         if (waiters.size === 0 && this.resultWaiters.get(runId) === waiters) this.resultWaiters.delete(runId);
         this.clock.clearTimeout(timeout);
         if (poll) this.clock.clearTimeout(poll);
+        clearInterval(keepAlive);
         fn();
       };
-      const onDone = () => {
+      // The engine's own timers do not keep the process alive; a caller awaiting a result does.
+      const keepAlive = setInterval(() => {}, 1 << 30);
+      const onDone = (status?: RunStatus | "stopped") => {
+        if (status === "stopped") {
+          finish(() => reject(new DirigentError("ENGINE_STOPPED", `the engine stopped before run "${runId}" finished`)));
+          return;
+        }
         this.store.getRun(runId).then(
           (r) => finish(() => resolve(r!)),
           (e) => finish(() => reject(e)),
@@ -578,6 +586,8 @@ export class Engine implements ExecutionHost {
   stats() {
     return {
       active: this.active.size,
+      /** Runs claimed or started whose execution has not begun yet (journal loading, start committing). */
+      pending: this.pending,
       cached: this.cache.size,
       batches: this.batcher.stats.batches,
       writes: this.batcher.stats.ops,

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from "kysely";
+import type { Kysely, Migration, MigrationProvider } from "kysely";
 import { DirigentError } from "../core/errors.js";
 
 /**
@@ -24,6 +24,8 @@ export async function migrateFolder(
       return migrations;
     },
   };
+  // Loaded on demand: Kysely is only needed while migrating, and importing it costs CLI start-up time.
+  const { Migrator } = await import("kysely");
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName;

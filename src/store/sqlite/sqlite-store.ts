@@ -1,5 +1,4 @@
 import Database from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
 import { DirigentError } from "../../core/errors.js";
 import {
   type DefinitionRecord,
@@ -60,6 +59,7 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<void> {
+    const { Kysely, SqliteDialect } = await import("kysely");
     const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: this.db as any }) });
     await migrateFolder(kysely, new URL("./migrations/", import.meta.url), async (_tx, text) => {
       this.db.exec(text);
