@@ -244,7 +244,7 @@ export class DurableContext implements WorkflowContext {
         },
         claim,
       });
-      if (r.ok && r.created && claim) exec.host.launch(childRunId, def, input, deadlineAt);
+      if (r.ok && r.created && claim) exec.host.launch(childRunId, def, input, deadlineAt, exec.runId);
     }
     return (await exec.addWait({ seq, kind: "child", name: workflowName, childRunId })) as O;
   }

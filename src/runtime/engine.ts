@@ -65,6 +65,8 @@ export class Engine implements ExecutionHost {
   private stopping = false;
   private claiming = false;
   private claimAgain = false;
+  /** Runs may be waiting for capacity here: set when a start could not claim or a claim pass was full. */
+  private backlog = false;
   private kickScheduled = false;
   private wakeTimer: { handle: TimerHandle; due: number } | undefined;
   private heartbeatTimer: TimerHandle | undefined;
@@ -203,7 +205,10 @@ export class Engine implements ExecutionHost {
     }
     this.events.emit("run:created", { runId, workflow: def.name });
     if (claim) this.launch(runId, def, input, deadlineAt);
-    else this.kick();
+    else {
+      this.backlog = true;
+      this.kick();
+    }
     return { runId, created: true, workflow: def.name, version: def.version };
   }
 
@@ -302,7 +307,9 @@ export class Engine implements ExecutionHost {
       const keepAlive = setInterval(() => {}, 1 << 30);
       const onDone = (status?: RunStatus | "stopped") => {
         if (status === "stopped") {
-          finish(() => reject(new DirigentError("ENGINE_STOPPED", `the engine stopped before run "${runId}" finished`)));
+          finish(() =>
+            reject(new DirigentError("ENGINE_STOPPED", `the engine stopped before run "${runId}" finished`)),
+          );
           return;
         }
         this.store.getRun(runId).then(
@@ -376,8 +383,15 @@ export class Engine implements ExecutionHost {
     return this.canExecute() && this.active.size + this.pending < this.options.maxConcurrentRuns;
   }
 
-  launch(runId: string, def: WorkflowDefinition, input: unknown, deadlineAt?: number): void {
+  launch(
+    runId: string,
+    def: WorkflowDefinition,
+    input: unknown,
+    deadlineAt?: number,
+    parentRunId?: string,
+  ): void {
     const exec = new RunExecution(this, runId, def, 1, deadlineAt, []);
+    exec.parentRunId = parentRunId;
     exec.lastUsedAt = this.clock.now();
     this.active.set(runId, exec);
     this.events.emit("run:claimed", { runId, workflow: def.name, fence: 1, replay: false });
@@ -403,7 +417,9 @@ export class Engine implements ExecutionHost {
     this.forget(exec);
     this.notifyFinished(exec.runId, status);
     this.events.emit("run:finished", { runId: exec.runId, workflow: exec.def.name, status, error });
-    this.kick();
+    // A claim pass costs a write transaction; look only when there may be something to claim: runs
+    // left unclaimed for lack of capacity, or a parent this run's end just woke.
+    if (this.backlog || exec.parentRunId) this.kick();
   }
 
   onLost(exec: RunExecution, reason: string): void {
@@ -447,7 +463,10 @@ export class Engine implements ExecutionHost {
       do {
         this.claimAgain = false;
         const free = this.options.maxConcurrentRuns - this.active.size - this.pending;
-        if (free <= 0) break;
+        if (free <= 0) {
+          this.backlog = true;
+          break;
+        }
         const limit = Math.min(free, 200);
         const rows = await this.store.claimRuns({
           nodeId: this.nodeId,
@@ -457,6 +476,7 @@ export class Engine implements ExecutionHost {
         });
         for (const row of rows) void this.resume(row);
         if (rows.length === limit) this.claimAgain = true;
+        this.backlog = rows.length === limit;
       } while (this.claimAgain && this.canExecute());
       const next = await this.store.nextWakeAt();
       this.armPoll(next);
@@ -512,6 +532,7 @@ export class Engine implements ExecutionHost {
     }
     const exec = new RunExecution(this, runId, def, row.fence, row.deadlineAt, journal);
     exec.cancelPending = row.cancelRequested;
+    exec.parentRunId = row.parentRunId;
     exec.lastUsedAt = this.clock.now();
     this.active.set(runId, exec);
     this.events.emit("run:claimed", {

@@ -58,6 +58,8 @@ export class RunExecution {
   readonly codeController = new AbortController();
   readonly lostController = new AbortController();
   lastUsedAt = 0;
+  /** Set when known: finishing this run wakes its parent, which this node may hold in its cache. */
+  parentRunId: string | undefined;
   private idleCheckScheduled = false;
   private deadlineTimer: TimerHandle | undefined;
   private inflightWaiters: (() => void)[] = [];

@@ -23,7 +23,13 @@ export interface ExecutionHost {
   /** Whether the engine has room to run a child it starts at once. */
   hasCapacity(): boolean;
   /** Begin executing a run this node created already claimed (fence 1). */
-  launch(runId: string, def: WorkflowDefinition, input: unknown, deadlineAt?: number): void;
+  launch(
+    runId: string,
+    def: WorkflowDefinition,
+    input: unknown,
+    deadlineAt?: number,
+    parentRunId?: string,
+  ): void;
   /** A task was queued on `queue`: wake workers long-polling it. */
   notifyQueue(queue: string): void;
   onSuspended(exec: RunExecution, wakeAt: number | undefined): void;

@@ -1,0 +1,12 @@
+import type { Benchmark } from "../lib/types.js";
+import { latency } from "./latency.js";
+import { longHistory } from "./long-history.js";
+import { throughput } from "./throughput.js";
+import { waitingMemory } from "./waiting-memory.js";
+
+/** Every benchmark, in the order `npm run bench` runs them. */
+export const BENCHMARKS: readonly Benchmark[] = [throughput, latency, waitingMemory, longHistory];
+
+export function findBenchmark(name: string): Benchmark | undefined {
+  return BENCHMARKS.find((b) => b.name === name);
+}
