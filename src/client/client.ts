@@ -1,8 +1,9 @@
 import type { HistoryEvent, RunHistory } from "../core/history.js";
-import type { RunFilter, RunPage, RunRecord } from "../core/types.js";
+import type { QueueInfo, RunFilter, RunPage, RunRecord, ScheduleRecord } from "../core/types.js";
+import type { ScheduleSpec } from "../runtime/schedules.js";
 
 export type { StartOptions, StartResult } from "../runtime/engine.js";
-export type { HistoryEvent, RunHistory };
+export type { HistoryEvent, QueueInfo, RunHistory, ScheduleRecord, ScheduleSpec };
 
 import type { StartOptions, StartResult } from "../runtime/engine.js";
 
@@ -29,5 +30,29 @@ export interface DirigentClient {
   cancel(runId: string): Promise<void>;
   /** Immediate: no compensation, the owner's further writes are refused. */
   terminate(runId: string, reason?: string): Promise<void>;
+  /** Start run `runId` of `workflow` unless it exists, then signal it: one call, no race. */
+  signalWithStart(
+    workflow: string,
+    args: { runId: string; signal: string; payload?: unknown; input?: unknown; version?: string },
+  ): Promise<StartResult & { signalId: number }>;
+  /** Put a failed run back to work from its failed step (RUN_NOT_RETRYABLE unless it failed without compensating). */
+  retry(runId: string): Promise<{ runId: string }>;
   workflows(): Promise<WorkflowInfo[]>;
+
+  listQueues(): Promise<QueueInfo[]>;
+  /** QUEUE_NOT_FOUND for a queue never used. */
+  describeQueue(queue: string): Promise<QueueInfo>;
+  setQueueLimits(
+    queue: string,
+    limits: { concurrency?: number | null; ratePerSecond?: number | null },
+  ): Promise<void>;
+
+  createSchedule(spec: ScheduleSpec): Promise<ScheduleRecord>;
+  listSchedules(): Promise<ScheduleRecord[]>;
+  getSchedule(scheduleId: string): Promise<ScheduleRecord>;
+  pauseSchedule(scheduleId: string): Promise<void>;
+  resumeSchedule(scheduleId: string): Promise<void>;
+  deleteSchedule(scheduleId: string): Promise<void>;
+  /** Start a run now, outside the schedule's rhythm. */
+  triggerSchedule(scheduleId: string): Promise<{ runId: string }>;
 }

@@ -1,7 +1,7 @@
 import { buildHistory, type RunHistory } from "../core/history.js";
-import type { RunFilter, RunPage, RunRecord } from "../core/types.js";
+import type { QueueInfo, RunFilter, RunPage, RunRecord, ScheduleRecord } from "../core/types.js";
 import type { Engine } from "../runtime/engine.js";
-import type { DirigentClient, StartOptions, StartResult, WorkflowInfo } from "./client.js";
+import type { DirigentClient, ScheduleSpec, StartOptions, StartResult, WorkflowInfo } from "./client.js";
 
 /** The client API served by an engine in this process. */
 export class LocalClient implements DirigentClient {
@@ -46,7 +46,64 @@ export class LocalClient implements DirigentClient {
     return this.engine.terminate(runId, reason);
   }
 
+  async signalWithStart(
+    workflow: string,
+    args: { runId: string; signal: string; payload?: unknown; input?: unknown; version?: string },
+  ): Promise<StartResult & { signalId: number }> {
+    const started = await this.engine.startRun(workflow, args.input, {
+      runId: args.runId,
+      version: args.version,
+    });
+    const { signalId } = await this.engine.signal(started.runId, args.signal, args.payload);
+    return { ...started, signalId };
+  }
+
+  async retry(runId: string): Promise<{ runId: string }> {
+    await this.engine.retry(runId);
+    return { runId };
+  }
+
   async workflows(): Promise<WorkflowInfo[]> {
     return this.engine.registry.list();
+  }
+
+  listQueues(): Promise<QueueInfo[]> {
+    return this.engine.tasks.list();
+  }
+
+  describeQueue(queue: string): Promise<QueueInfo> {
+    return this.engine.tasks.describe(queue);
+  }
+
+  setQueueLimits(queue: string, limits: { concurrency?: number | null; ratePerSecond?: number | null }) {
+    return this.engine.tasks.setLimits(queue, limits);
+  }
+
+  createSchedule(spec: ScheduleSpec): Promise<ScheduleRecord> {
+    return this.engine.schedules.create(spec);
+  }
+
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return this.engine.schedules.list();
+  }
+
+  getSchedule(scheduleId: string): Promise<ScheduleRecord> {
+    return this.engine.schedules.get(scheduleId);
+  }
+
+  pauseSchedule(scheduleId: string): Promise<void> {
+    return this.engine.schedules.pause(scheduleId);
+  }
+
+  resumeSchedule(scheduleId: string): Promise<void> {
+    return this.engine.schedules.resume(scheduleId);
+  }
+
+  deleteSchedule(scheduleId: string): Promise<void> {
+    return this.engine.schedules.delete(scheduleId);
+  }
+
+  triggerSchedule(scheduleId: string): Promise<{ runId: string }> {
+    return this.engine.schedules.trigger(scheduleId);
   }
 }

@@ -38,7 +38,7 @@ export const ERROR_CODES = {
   INVALID_CRON: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
   ROUTE_NOT_FOUND: 404,
-  NOT_IMPLEMENTED: 501,
+  SERVER_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const satisfies Record<string, number>;
 

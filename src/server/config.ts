@@ -1,0 +1,198 @@
+// The server's configuration: flags > DIRIGENT_* environment > config file > defaults, validated once.
+// This is one of the two places (with cli/) that read the environment.
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { DirigentError } from "../core/errors.js";
+import { DEFAULT_MAX_BODY_BYTES } from "./app.js";
+
+export const LOG_LEVELS = ["silent", "fatal", "error", "warn", "info", "debug", "trace"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServerConfig {
+  /** `sqlite:./dirigent.db` (or a plain file path) or `postgres://user@host/db`. */
+  databaseUrl: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Interface to listen on; 127.0.0.1 unless you mean to expose the server. */
+  host: string;
+  /** On SIGTERM, how long in-flight runs get to reach a durable point before their leases are released. */
+  shutdownGraceMs: number;
+  /** Largest request body in bytes. */
+  maxBodyBytes: number;
+  /** Request and engine logs (pino levels); "silent" turns them off. */
+  logLevel: LogLevel;
+}
+
+export const DEFAULT_PORT = 7070;
+
+export const SERVER_DEFAULTS: ServerConfig = {
+  databaseUrl: "sqlite:./dirigent.db",
+  port: DEFAULT_PORT,
+  host: "127.0.0.1",
+  shutdownGraceMs: 10_000,
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  logLevel: "silent",
+};
+
+/** The environment variable of each setting. */
+export const ENV_VARS: Record<keyof ServerConfig, string> = {
+  databaseUrl: "DIRIGENT_DATABASE_URL",
+  port: "DIRIGENT_PORT",
+  host: "DIRIGENT_HOST",
+  shutdownGraceMs: "DIRIGENT_SHUTDOWN_GRACE_MS",
+  maxBodyBytes: "DIRIGENT_MAX_BODY_BYTES",
+  logLevel: "DIRIGENT_LOG_LEVEL",
+};
+
+/** Names a JSON or YAML config file when no `config` flag does. */
+export const CONFIG_FILE_ENV = "DIRIGENT_CONFIG";
+
+const KEYS = Object.keys(SERVER_DEFAULTS) as (keyof ServerConfig)[];
+
+// Environment and flags arrive as strings: whole numbers are accepted as digit strings too.
+const wholeNumber = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: `expected a whole number from ${min} to ${max}` })
+      .int()
+      .min(min)
+      .max(max),
+  );
+
+const FIELDS: { [K in keyof ServerConfig]: z.ZodType<ServerConfig[K]> } = {
+  databaseUrl: z
+    .string()
+    .min(1)
+    .refine((v) => parseDatabaseUrlSafe(v) !== undefined, {
+      message: "expected sqlite:<path>, a file path, or postgres://…",
+    }),
+  port: wholeNumber(0, 65_535),
+  host: z.string().min(1).max(255),
+  shutdownGraceMs: wholeNumber(0, 3_600_000),
+  maxBodyBytes: wholeNumber(1_024, 1_073_741_824),
+  logLevel: z.enum(LOG_LEVELS),
+};
+
+export type ConfigInput = { [K in keyof ServerConfig]?: unknown };
+
+export interface ConfigSources {
+  /** Command-line flags (highest precedence); `config` names a config file. Undefined values are ignored. */
+  flags?: ConfigInput & { config?: string };
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Resolve the server configuration from flags, DIRIGENT_* variables and an optional JSON or YAML file
+ * (named by the `config` flag or DIRIGENT_CONFIG), in that precedence, over the defaults. Unknown keys
+ * and bad values are refused with INVALID_OPTIONS naming where each came from.
+ *
+ * @example
+ * const config = resolveServerConfig({ flags: { port: opts.port, config: opts.config } });
+ * await startServer({ ...config, workflows });
+ */
+export function resolveServerConfig(sources: ConfigSources = {}): ServerConfig {
+  const env = sources.env ?? process.env;
+  const { config: configPath, ...flags } = sources.flags ?? {};
+  const problems: string[] = [];
+  checkKeys(flags, "flags", problems);
+
+  const filePath = nonEmpty(configPath) ?? nonEmpty(env[CONFIG_FILE_ENV]);
+  const file = filePath ? readConfigFile(filePath, problems) : {};
+
+  const resolved: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const candidates: [unknown, string][] = [
+      [(flags as ConfigInput)[key], `flag ${key}`],
+      [nonEmpty(env[ENV_VARS[key]]), ENV_VARS[key]],
+      [file[key], `${filePath} (${key})`],
+    ];
+    const found = candidates.find(([value]) => value !== undefined);
+    if (!found) {
+      resolved[key] = SERVER_DEFAULTS[key];
+      continue;
+    }
+    const [value, where] = found;
+    const parsed = FIELDS[key].safeParse(value);
+    if (parsed.success) resolved[key] = parsed.data;
+    else
+      problems.push(
+        `${where}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(value)})`,
+      );
+  }
+  if (problems.length > 0) {
+    throw new DirigentError("INVALID_OPTIONS", `invalid server configuration: ${problems.join("; ")}`, {
+      problems,
+    });
+  }
+  return resolved as unknown as ServerConfig;
+}
+
+/** Validate settings given in code (startServer's options): unknown keys refused, defaults filled in. */
+export function validateServerConfig(input: ConfigInput): ServerConfig {
+  return resolveServerConfig({ flags: input, env: {} });
+}
+
+function readConfigFile(path: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    problems.push(`config file ${path}: cannot be read (${(error as Error).message})`);
+    return {};
+  }
+  let data: unknown;
+  try {
+    data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    problems.push(
+      `config file ${path}: not valid ${/\.ya?ml$/i.test(path) ? "YAML" : "JSON"} (${(error as Error).message})`,
+    );
+    return {};
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    problems.push(`config file ${path}: expected an object of settings`);
+    return {};
+  }
+  checkKeys(data as Record<string, unknown>, `config file ${path}`, problems);
+  return data as Record<string, unknown>;
+}
+
+function checkKeys(object: Record<string, unknown>, where: string, problems: string[]): void {
+  for (const key of Object.keys(object)) {
+    if (!(KEYS as string[]).includes(key)) {
+      problems.push(`${where}: unknown setting "${key}" (known: ${KEYS.join(", ")})`);
+    }
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+export type DatabaseTarget = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
+
+/** `sqlite:./x.db`, `sqlite:///abs/x.db`, `sqlite::memory:`, a plain path, or `postgres(ql)://…`. */
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  const target = parseDatabaseUrlSafe(url);
+  if (!target) {
+    throw new DirigentError(
+      "INVALID_OPTIONS",
+      `database URL "${url}" is not one Dirigent can open (expected sqlite:./file.db or postgres://…)`,
+    );
+  }
+  return target;
+}
+
+function parseDatabaseUrlSafe(url: string): DatabaseTarget | undefined {
+  if (/^postgres(ql)?:\/\/./i.test(url)) return { kind: "postgres", url };
+  if (/^sqlite:/i.test(url)) {
+    let path = url.slice("sqlite:".length);
+    if (path.startsWith("//")) path = path.slice(2);
+    return path === "" ? undefined : { kind: "sqlite", path };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || url === "") return undefined;
+  return { kind: "sqlite", path: url };
+}

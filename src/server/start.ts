@@ -1,0 +1,153 @@
+import { mkdirSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { dirname } from "node:path";
+import closeWithGrace from "close-with-grace";
+import type { FastifyInstance } from "fastify";
+import { LocalClient } from "../client/local-client.js";
+import { DirigentError, isDirigentError } from "../core/errors.js";
+import { createEngine, type Engine } from "../runtime/engine.js";
+import type { EngineOptions } from "../runtime/options.js";
+import type { WorkflowDefinition } from "../runtime/workflow.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import type { Store } from "../store/store.js";
+import { buildServer, startDraining } from "./app.js";
+import { type ConfigInput, parseDatabaseUrl, type ServerConfig, validateServerConfig } from "./config.js";
+
+export interface StartServerOptions extends Partial<ServerConfig> {
+  /** Workflows this node executes (the CLI loads them from --module; `dirigent dev` adds the examples). */
+  workflows?: WorkflowDefinition[];
+  /** Further engine options (nodeId, leaseMs, maxConcurrentRuns, ...). */
+  engineOptions?: Omit<EngineOptions, "store" | "workflows">;
+  /**
+   * true (default): SIGTERM, SIGINT and fatal errors shut the server down gracefully and exit the
+   * process (close-with-grace). false: the caller calls `close()` (tests, embedding).
+   */
+  handleSignals?: boolean;
+}
+
+/** A listening server with the engine and store behind it. */
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly engine: Engine;
+  readonly store: Store;
+  readonly client: LocalClient;
+  readonly config: ServerConfig;
+  /** Where it listens, e.g. http://127.0.0.1:7070 (the real port when 0 was asked for). */
+  readonly url: string;
+  readonly port: number;
+  /**
+   * Graceful shutdown: /readyz turns 503 and long-polls answer; the engine stops claiming and gives
+   * in-flight runs `shutdownGraceMs` to reach a durable point, then releases their leases; the HTTP
+   * server closes after its in-flight requests; the store closes. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Open the database, start an engine executing `workflows`, and serve the HTTP API on it.
+ * What `dirigent server` and `dirigent dev` call (after `resolveServerConfig`).
+ *
+ * @example
+ * const config = resolveServerConfig({ flags: { port: 8080 } });
+ * const server = await startServer({ ...config, workflows: [placeOrder] });
+ * console.log(`listening on ${server.url}`);
+ */
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const { workflows = [], engineOptions = {}, handleSignals = true, ...settings } = options;
+  const config = validateServerConfig(settings as ConfigInput);
+  const store = await openStore(config.databaseUrl);
+  let engine: Engine | undefined;
+  let client: LocalClient | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    engine = createEngine({ ...engineOptions, store, workflows });
+    await engine.start();
+    client = new LocalClient(engine);
+    const logger = config.logLevel === "silent" ? false : { level: config.logLevel };
+    app = buildServer({ client, engine, logger, maxBodyBytes: config.maxBodyBytes });
+    const log = app.log;
+    engine.events.on("engine:error", ({ error, context }) => log.error({ err: error }, context));
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await app?.close().catch(() => {});
+    await engine?.stop({ graceMs: 0 }).catch(() => {});
+    await store.close().catch(() => {});
+    throw error;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const running = { app, engine, store };
+
+  let closing: Promise<void> | undefined;
+  let signals: ReturnType<typeof closeWithGrace> | undefined;
+  const shutdown = () => {
+    closing ??= (async () => {
+      startDraining(running.app);
+      try {
+        await running.engine.stop({ graceMs: config.shutdownGraceMs });
+      } finally {
+        await running.app.close();
+        await running.store.close();
+      }
+    })();
+    return closing;
+  };
+
+  if (handleSignals) {
+    signals = closeWithGrace(
+      { delay: config.shutdownGraceMs + 5_000, logger: config.logLevel === "silent" ? console : app.log },
+      async ({ signal, err }) => {
+        if (err) app!.log.error({ err }, "fatal error, shutting down");
+        else app!.log.info({ signal }, "shutting down");
+        await shutdown();
+      },
+    );
+  }
+
+  return {
+    app,
+    engine,
+    store,
+    client,
+    config: { ...config, port },
+    url: `http://${host}:${port}`,
+    port,
+    close() {
+      signals?.uninstall();
+      return shutdown();
+    },
+  };
+}
+
+/**
+ * Open the store a database URL names. PostgreSQL support is loaded on demand, so a SQLite-only
+ * install never loads `pg`.
+ */
+export async function openStore(databaseUrl: string): Promise<Store> {
+  const target = parseDatabaseUrl(databaseUrl);
+  if (target.kind === "sqlite") {
+    try {
+      if (target.path !== ":memory:") mkdirSync(dirname(target.path), { recursive: true });
+      return new SqliteStore({ path: target.path });
+    } catch (error) {
+      throw new DirigentError(
+        "INVALID_OPTIONS",
+        `cannot open SQLite database "${target.path}": ${(error as Error).message}`,
+      );
+    }
+  }
+  let mod: { PostgresStore?: new (options: { connectionString: string }) => Store };
+  try {
+    mod = await import(new URL("../store/postgres/postgres-store.js", import.meta.url).href);
+  } catch (error) {
+    if (isDirigentError(error)) throw error;
+    throw new DirigentError(
+      "INVALID_OPTIONS",
+      `PostgreSQL is not available in this build: ${(error as Error).message}`,
+    );
+  }
+  if (typeof mod.PostgresStore !== "function") {
+    throw new DirigentError("INVALID_OPTIONS", "PostgreSQL is not available in this build: no PostgresStore");
+  }
+  return new mod.PostgresStore({ connectionString: target.url });
+}

@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { isDirigentError } from "../../src/core/errors.js";
+import {
+  parseDatabaseUrl,
+  resolveServerConfig,
+  SERVER_DEFAULTS,
+  validateServerConfig,
+} from "../../src/server/config.js";
+import { openStore, startServer } from "../../src/server/start.js";
+
+const dir = mkdtempSync(join(tmpdir(), "dirigent-config-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function invalid(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(isDirigentError(error));
+    assert.equal(error.code, "INVALID_OPTIONS");
+    return error.message;
+  }
+  assert.fail("expected INVALID_OPTIONS");
+}
+
+test("defaults: 127.0.0.1:7070, ./dirigent.db, logs off", () => {
+  const config = resolveServerConfig({ env: {} });
+  assert.deepEqual(config, SERVER_DEFAULTS);
+  assert.equal(config.port, 7070);
+  assert.equal(config.host, "127.0.0.1");
+  assert.equal(config.databaseUrl, "sqlite:./dirigent.db");
+  assert.equal(config.logLevel, "silent");
+});
+
+test("precedence: flag over DIRIGENT_* over the config file over defaults", () => {
+  const json = file(
+    "c.json",
+    JSON.stringify({ port: 9001, host: "0.0.0.0", databaseUrl: "sqlite:/tmp/f.db" }),
+  );
+  const env = { DIRIGENT_CONFIG: json, DIRIGENT_PORT: "9002", DIRIGENT_HOST: "" };
+  const fromFileAndEnv = resolveServerConfig({ env });
+  assert.equal(fromFileAndEnv.port, 9002, "env beats file");
+  assert.equal(fromFileAndEnv.host, "0.0.0.0", "an empty variable counts as unset");
+  assert.equal(fromFileAndEnv.databaseUrl, "sqlite:/tmp/f.db", "file beats default");
+  assert.equal(fromFileAndEnv.shutdownGraceMs, SERVER_DEFAULTS.shutdownGraceMs);
+  const withFlags = resolveServerConfig({ env, flags: { port: "9003", host: undefined } });
+  assert.equal(withFlags.port, 9003, "flag beats env, digit strings become numbers");
+  assert.equal(withFlags.host, "0.0.0.0", "an undefined flag counts as unset");
+
+  const yaml = file("c.yaml", "port: 9100\nlogLevel: info\n");
+  const fromYaml = resolveServerConfig({ env: {}, flags: { config: yaml } });
+  assert.equal(fromYaml.port, 9100);
+  assert.equal(fromYaml.logLevel, "info");
+});
+
+test("bad values and unknown keys are refused, naming where they came from", () => {
+  assert.match(
+    invalid(() => resolveServerConfig({ env: { DIRIGENT_PORT: "http" } })),
+    /DIRIGENT_PORT.*"http"/,
+  );
+  assert.match(
+    invalid(() => resolveServerConfig({ env: { DIRIGENT_PORT: "70000" } })),
+    /DIRIGENT_PORT/,
+  );
+  assert.match(
+    invalid(() => resolveServerConfig({ env: { DIRIGENT_LOG_LEVEL: "loud" } })),
+    /DIRIGENT_LOG_LEVEL/,
+  );
+  assert.match(
+    invalid(() => resolveServerConfig({ env: { DIRIGENT_DATABASE_URL: "mysql://x" } })),
+    /DIRIGENT_DATABASE_URL.*sqlite/,
+  );
+  const typo = file("typo.json", JSON.stringify({ prot: 1 }));
+  const message = invalid(() => resolveServerConfig({ env: { DIRIGENT_CONFIG: typo } }));
+  assert.match(message, /typo\.json/);
+  assert.match(message, /unknown setting "prot"/);
+  assert.match(
+    invalid(() => resolveServerConfig({ env: {}, flags: { config: file("bad.json", "{port") } })),
+    /not valid JSON/,
+  );
+  assert.match(
+    invalid(() => resolveServerConfig({ env: {}, flags: { config: join(dir, "missing.json") } })),
+    /cannot be read/,
+  );
+  assert.match(
+    invalid(() => resolveServerConfig({ env: {}, flags: { config: file("arr.json", "[]") } })),
+    /object/,
+  );
+  assert.match(
+    invalid(() => validateServerConfig({ porrt: 1 } as never)),
+    /unknown setting "porrt"/,
+  );
+  // several problems are reported together
+  const both = invalid(() =>
+    resolveServerConfig({ env: { DIRIGENT_PORT: "x", DIRIGENT_SHUTDOWN_GRACE_MS: "-1" } }),
+  );
+  assert.match(both, /DIRIGENT_PORT.*DIRIGENT_SHUTDOWN_GRACE_MS/);
+});
+
+test("database URLs", () => {
+  assert.deepEqual(parseDatabaseUrl("sqlite:./x.db"), { kind: "sqlite", path: "./x.db" });
+  assert.deepEqual(parseDatabaseUrl("sqlite:///abs/x.db"), { kind: "sqlite", path: "/abs/x.db" });
+  assert.deepEqual(parseDatabaseUrl("sqlite::memory:"), { kind: "sqlite", path: ":memory:" });
+  assert.deepEqual(parseDatabaseUrl("data/x.db"), { kind: "sqlite", path: "data/x.db" });
+  assert.deepEqual(parseDatabaseUrl("postgres://u@h/db"), { kind: "postgres", url: "postgres://u@h/db" });
+  assert.deepEqual(parseDatabaseUrl("postgresql://u@h/db"), { kind: "postgres", url: "postgresql://u@h/db" });
+  for (const bad of ["sqlite:", "mysql://h/db", ""]) invalid(() => parseDatabaseUrl(bad));
+});
+
+test("openStore opens SQLite (creating the folder) and PostgreSQL by URL", async () => {
+  const sqlite = await openStore(`sqlite:${join(dir, "nested", "deeper", "s.db")}`);
+  assert.equal(sqlite.kind, "sqlite");
+  await sqlite.close();
+  const pg = await openStore("postgres://postgres@127.0.0.1:5432/test");
+  assert.equal(pg.kind, "postgres");
+  await pg.close();
+});
+
+test("startServer refuses bad settings before opening anything, and a taken port cleanly", async () => {
+  await assert.rejects(startServer({ port: -1, handleSignals: false }), { code: "INVALID_OPTIONS" });
+  const first = await startServer({
+    databaseUrl: `sqlite:${join(dir, "a.db")}`,
+    port: 0,
+    handleSignals: false,
+  });
+  try {
+    await assert.rejects(
+      startServer({ databaseUrl: `sqlite:${join(dir, "b.db")}`, port: first.port, handleSignals: false }),
+      /EADDRINUSE/,
+    );
+  } finally {
+    await first.close();
+  }
+});
