@@ -235,3 +235,14 @@ export interface DefinitionRecord {
   checksum: string;
   createdAt: number;
 }
+
+/** Activity over time, for the dashboard's overview. */
+export interface RunStats {
+  bucketMs: number;
+  /** One bucket per `bucketMs` from `since`: runs started, and runs that ended completed or failed in it. */
+  buckets: { t: number; started: number; completed: number; failed: number }[];
+  /** Share of runs that ended in the window that failed (0..1), or null when none ended. */
+  failureRate: number | null;
+  /** Duration of completed steps and tasks (first attempt start to completion) in the window, ms. */
+  stepLatencyMs: { count: number; p50: number | null; p95: number | null; p99: number | null };
+}

@@ -7,6 +7,7 @@ import type {
   RunFilter,
   RunPage,
   RunRecord,
+  RunStats,
   RunStatus,
   ScheduleRecord,
   SignalRecord,
@@ -91,6 +92,9 @@ export interface Store {
   getDefinition(name: string, version?: number): Promise<DefinitionRecord | undefined>;
   /** Every version of every definition, by name then version. */
   listDefinitions(): Promise<DefinitionRecord[]>;
+
+  /** Runs started and ended per time bucket, failure rate and step latency since `since`. */
+  runStats(args: { since: number; until: number; bucketMs: number; workflow?: string }): Promise<RunStats>;
 
   /** Count runs by status (for metrics and overviews). */
   countRuns(filter?: { workflow?: string }): Promise<Record<RunStatus, number>>;

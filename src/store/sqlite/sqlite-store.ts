@@ -8,6 +8,7 @@ import {
   type RunFilter,
   type RunPage,
   type RunRecord,
+  type RunStats,
   type RunStatus,
   type ScheduleRecord,
   type TaskRecord,
@@ -25,6 +26,7 @@ import {
   type SignalRow,
   signalFromRow,
 } from "../rows.js";
+import { assembleRunStats } from "../stats.js";
 import type { Store, WriteOp, WriteResult } from "../store.js";
 import { SqliteOps } from "./sqlite-ops.js";
 
@@ -205,6 +207,46 @@ export class SqliteStore implements Store {
 
   async listDefinitions(): Promise<DefinitionRecord[]> {
     return this.ops.tasks.listDefinitions();
+  }
+
+  async runStats(args: {
+    since: number;
+    until: number;
+    bucketMs: number;
+    workflow?: string;
+  }): Promise<RunStats> {
+    const { since, until, bucketMs } = args;
+    const wf = args.workflow ?? null;
+    const started = this.db
+      .prepare(
+        `SELECT (created_at - @since) / @bucketMs AS b, count(*) AS n FROM runs
+         WHERE created_at >= @since AND created_at < @until AND (@wf IS NULL OR workflow = @wf) GROUP BY b`,
+      )
+      .all({ since, until, bucketMs, wf }) as { b: number; n: number }[];
+    const ended = this.db
+      .prepare(
+        `SELECT (completed_at - @since) / @bucketMs AS b, sum(status = 'completed') AS completed,
+           sum(status = 'failed') AS failed FROM runs
+         WHERE completed_at >= @since AND completed_at < @until AND (@wf IS NULL OR workflow = @wf) GROUP BY b`,
+      )
+      .all({ since, until, bucketMs, wf }) as { b: number; completed: number; failed: number }[];
+    // A bounded sample of the most recent step durations is enough for percentiles on a chart.
+    const durations = this.db
+      .prepare(
+        `SELECT j.updated_at - j.started_at AS d FROM journal j
+         ${wf === null ? "" : "JOIN runs r ON r.run_id = j.run_id AND r.workflow = @wf"}
+         WHERE j.kind IN ('step','task') AND j.status = 'completed' AND j.updated_at >= @since AND j.updated_at < @until
+         ORDER BY j.updated_at DESC LIMIT 10000`,
+      )
+      .all({ since, until, wf }) as { d: number }[];
+    return assembleRunStats({
+      since,
+      until,
+      bucketMs,
+      started,
+      ended,
+      durationsMs: durations.map((r) => Number(r.d)),
+    });
   }
 
   async countRuns(filter: { workflow?: string } = {}): Promise<Record<RunStatus, number>> {
