@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DirigentError } from "./errors.js";
-import { decodePayload, encodePayload, parseJsonInput } from "./payload.js";
+import { decodePayload, encodePayload, hasUnstorableCharacters, parseJsonInput } from "./payload.js";
 
 const code = (c: string) => (e: unknown) => e instanceof DirigentError && e.code === c;
 
@@ -27,5 +27,12 @@ describe("payloads", () => {
   it("turns JSON syntax errors into INVALID_JSON", () => {
     assert.throws(() => parseJsonInput("{nope", "input"), code("INVALID_JSON"));
     assert.deepEqual(parseJsonInput('{"a":1}', "input"), { a: 1 });
+  });
+
+  it("spots characters a text column cannot store", () => {
+    assert.equal(hasUnstorableCharacters("charge-card é 😀"), false);
+    assert.equal(hasUnstorableCharacters("a\u0000b"), true);
+    assert.equal(hasUnstorableCharacters("lone \uD800 high"), true);
+    assert.equal(hasUnstorableCharacters("lone \uDC00 low"), true);
   });
 });

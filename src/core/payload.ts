@@ -42,3 +42,11 @@ export function parseJsonInput(text: string, what: string): unknown {
     throw new DirigentError("INVALID_JSON", `${what} is not valid JSON: ${(err as Error).message}`);
   }
 }
+
+/**
+ * Names (steps, signals, queues) are stored as text columns: NUL and unpaired UTF-16 surrogates are
+ * refused up front, since PostgreSQL rejects them and would fail a whole group commit.
+ */
+export function hasUnstorableCharacters(text: string): boolean {
+  return /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}

@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import { type Duration, toMs } from "../core/duration.js";
 import { DirigentError, fromErrorInfo, StepFailedError } from "../core/errors.js";
+import { hasUnstorableCharacters } from "../core/payload.js";
 import { resolveRetryPolicy } from "../core/retry.js";
 import type { ErrorInfo } from "../core/types.js";
 import type { EncodedEntry } from "../store/store.js";
@@ -355,10 +356,10 @@ function waitingEntry(
 }
 
 function checkName(name: unknown, what: string): void {
-  if (typeof name !== "string" || name.length === 0 || name.length > 200) {
+  if (typeof name !== "string" || name.length === 0 || name.length > 200 || hasUnstorableCharacters(name)) {
     throw new DirigentError(
       "INVALID_ARGUMENT",
-      `${what} name must be a non-empty string of at most 200 characters`,
+      `${what} name must be a non-empty string of at most 200 characters, without NUL or unpaired surrogates`,
     );
   }
 }

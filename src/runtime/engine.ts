@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import type { Clock, TimerHandle } from "../core/clock.js";
 import { DirigentError } from "../core/errors.js";
-import { encodePayload } from "../core/payload.js";
+import { encodePayload, hasUnstorableCharacters } from "../core/payload.js";
 import type { RetryPolicy } from "../core/retry.js";
 import { type ErrorInfo, isTerminalStatus, type RunRecord, type RunStatus } from "../core/types.js";
 import type { Store, WriteResult } from "../store/store.js";
@@ -220,10 +220,10 @@ export class Engine implements ExecutionHost {
 
   async signal(runId: string, name: string, payload?: unknown): Promise<{ signalId: number }> {
     this.assertUsable();
-    if (typeof name !== "string" || name.length === 0 || name.length > 200) {
+    if (typeof name !== "string" || name.length === 0 || name.length > 200 || hasUnstorableCharacters(name)) {
       throw new DirigentError(
         "INVALID_ARGUMENT",
-        "signal name must be a non-empty string of at most 200 characters",
+        "signal name must be a non-empty string of at most 200 characters, without NUL or unpaired surrogates",
       );
     }
     const payloadJson = encodePayload(payload, this.maxPayloadBytes, "signal payload");
@@ -585,10 +585,15 @@ export class Engine implements ExecutionHost {
       async () => {
         if (!this.canExecute()) return;
         try {
+          // Only the runs this node knows it executes: a claim whose outcome it never learned must run out.
+          const held = [...this.active.values()].filter(
+            (e) => e.state === "active" || e.state === "finishing",
+          );
           const { cancelRequested } = await this.store.renewLeases({
             nodeId: this.nodeId,
             leaseMs: this.leaseMs,
             now: this.clock.now(),
+            runIds: held.map((e) => e.runId),
           });
           for (const runId of cancelRequested) {
             const exec = this.active.get(runId);

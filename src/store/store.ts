@@ -43,10 +43,16 @@ export interface Store {
   claimRuns(args: { nodeId: string; limit: number; leaseMs: number; now: number }): Promise<RunRecord[]>;
 
   /**
-   * Extend the leases of every run owned by `nodeId` whose lease has not expired. Returns the ids of
-   * owned runs that have a cancel request pending.
+   * Extend the leases of runs owned by `nodeId` whose lease has not expired: all of them, or only
+   * `runIds` (the runs the node knows it executes, so a run whose claim outcome it never learned lets
+   * its lease run out and is taken over). Returns the ids of owned runs with a cancel request pending.
    */
-  renewLeases(args: { nodeId: string; leaseMs: number; now: number }): Promise<{ cancelRequested: string[] }>;
+  renewLeases(args: {
+    nodeId: string;
+    leaseMs: number;
+    now: number;
+    runIds?: string[];
+  }): Promise<{ cancelRequested: string[] }>;
 
   /**
    * The earliest of: a wake-up time among runs without an owner, a lease expiry among owned runs, and

@@ -100,6 +100,7 @@ describe("signals", () => {
     await h.client.result(runId);
     await assert.rejects(h.client.signal(runId, "x"), { code: "RUN_FINISHED" });
     await assert.rejects(h.client.signal(runId, ""), { code: "INVALID_ARGUMENT" });
+    await assert.rejects(h.client.signal(runId, "bad\u0000name"), { code: "INVALID_ARGUMENT" });
   });
 });
 

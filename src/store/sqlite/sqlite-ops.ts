@@ -104,7 +104,8 @@ export class SqliteOps {
          RETURNING *`,
       ),
       renew: db.prepare(
-        "UPDATE runs SET lease_expires_at = @leaseUntil WHERE owner = @nodeId AND lease_expires_at >= @now",
+        `UPDATE runs SET lease_expires_at = @leaseUntil WHERE owner = @nodeId AND lease_expires_at >= @now
+         AND (@runIds IS NULL OR run_id IN (SELECT value FROM json_each(@runIds)))`,
       ),
       cancelRequested: db.prepare("SELECT run_id FROM runs WHERE owner = ? AND cancel_requested = 1"),
     };
@@ -242,9 +243,16 @@ export class SqliteOps {
     )();
   }
 
-  renew(args: { nodeId: string; leaseMs: number; now: number }): { cancelRequested: string[] } {
+  renew(args: { nodeId: string; leaseMs: number; now: number; runIds?: string[] }): {
+    cancelRequested: string[];
+  } {
     return this.db.transaction(() => {
-      this.st.renew.run({ nodeId: args.nodeId, leaseUntil: args.now + args.leaseMs, now: args.now });
+      this.st.renew.run({
+        nodeId: args.nodeId,
+        leaseUntil: args.now + args.leaseMs,
+        now: args.now,
+        runIds: args.runIds ? JSON.stringify(args.runIds) : null,
+      });
       const rows = this.st.cancelRequested.all(args.nodeId) as { run_id: string }[];
       return { cancelRequested: rows.map((r) => r.run_id) };
     })();

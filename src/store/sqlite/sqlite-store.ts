@@ -86,7 +86,7 @@ export class SqliteStore implements Store {
     return this.ops.claim(args).map(runFromRow);
   }
 
-  async renewLeases(args: { nodeId: string; leaseMs: number; now: number }) {
+  async renewLeases(args: { nodeId: string; leaseMs: number; now: number; runIds?: string[] }) {
     return this.ops.renew(args);
   }
 
@@ -219,13 +219,13 @@ export class SqliteStore implements Store {
     const wf = args.workflow ?? null;
     const started = this.db
       .prepare(
-        `SELECT (created_at - @since) / @bucketMs AS b, count(*) AS n FROM runs
+        `SELECT CAST((created_at - @since) / @bucketMs AS INTEGER) AS b, count(*) AS n FROM runs
          WHERE created_at >= @since AND created_at < @until AND (@wf IS NULL OR workflow = @wf) GROUP BY b`,
       )
       .all({ since, until, bucketMs, wf }) as { b: number; n: number }[];
     const ended = this.db
       .prepare(
-        `SELECT (completed_at - @since) / @bucketMs AS b, sum(status = 'completed') AS completed,
+        `SELECT CAST((completed_at - @since) / @bucketMs AS INTEGER) AS b, sum(status = 'completed') AS completed,
            sum(status = 'failed') AS failed FROM runs
          WHERE completed_at >= @since AND completed_at < @until AND (@wf IS NULL OR workflow = @wf) GROUP BY b`,
       )
