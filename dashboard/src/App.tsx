@@ -1,0 +1,100 @@
+// The shell: a navigation sidebar, the live-feed indicator, and the page the path names.
+import { useEffect } from "react";
+import { useLive } from "./api/live.js";
+import { OverviewPage } from "./pages/OverviewPage.js";
+import { QueuesPage } from "./pages/QueuesPage.js";
+import { RunPage } from "./pages/RunPage.js";
+import { RunsPage } from "./pages/RunsPage.js";
+import { SchedulesPage } from "./pages/SchedulesPage.js";
+import { WorkflowPage, WorkflowsPage } from "./pages/WorkflowsPage.js";
+import { Link, match, useLocation } from "./router.js";
+
+const NAV = [
+  { to: "/", label: "Overview", title: "Overview" },
+  { to: "/runs", label: "Runs", title: "Runs" },
+  { to: "/workflows", label: "Workflows", title: "Workflows" },
+  { to: "/queues", label: "Queues & workers", title: "Queues" },
+  { to: "/schedules", label: "Schedules", title: "Schedules" },
+];
+
+function route(path: string): { page: React.ReactNode; section: string; title: string } {
+  let p: Record<string, string> | undefined;
+  if ((p = match("/runs/:id", path)))
+    return { page: <RunPage key={p.id} runId={p.id} />, section: "/runs", title: `Run ${p.id}` };
+  if (match("/runs", path)) return { page: <RunsPage />, section: "/runs", title: "Runs" };
+  if ((p = match("/workflows/:name", path)))
+    return {
+      page: <WorkflowPage key={p.name} name={p.name} />,
+      section: "/workflows",
+      title: `Workflow ${p.name}`,
+    };
+  if (match("/workflows", path))
+    return { page: <WorkflowsPage />, section: "/workflows", title: "Workflows" };
+  if (match("/queues", path)) return { page: <QueuesPage />, section: "/queues", title: "Queues" };
+  if (match("/schedules", path))
+    return { page: <SchedulesPage />, section: "/schedules", title: "Schedules" };
+  if (path === "/" || path === "/overview")
+    return { page: <OverviewPage />, section: "/", title: "Overview" };
+  return {
+    page: (
+      <div className="panel">
+        <h1>Not found</h1>
+        <p>
+          No page at <code>{path}</code>. <Link to="/runs">See the runs</Link>.
+        </p>
+      </div>
+    ),
+    section: "",
+    title: "Not found",
+  };
+}
+
+export function App() {
+  const { path } = useLocation();
+  const live = useLive();
+  const { page, section, title } = route(path);
+  useEffect(() => {
+    document.title = `${title} · Dirigent`;
+  }, [title]);
+  return (
+    <div className="app">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <aside className="sidebar">
+        <div className="sidebar-inner">
+          <div className="brand">
+            Dirigent<small>workflow engine</small>
+          </div>
+          <nav aria-label="Main">
+            <ul>
+              {NAV.map((item) => (
+                <li key={item.to}>
+                  <Link to={item.to} aria-current={section === item.to ? "page" : undefined}>
+                    {item.label}
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          </nav>
+          <div className="live" data-state={live.state} data-testid="live-state" role="status">
+            <span className="dot" aria-hidden="true" />
+            {live.state === "live"
+              ? "Live updates"
+              : live.state === "connecting"
+                ? "Connecting…"
+                : "Refreshing every few seconds"}
+          </div>
+          <div className="live">
+            <a href="/docs" style={{ color: "#c4cad6" }}>
+              API docs
+            </a>
+          </div>
+        </div>
+      </aside>
+      <main id="main" tabIndex={-1}>
+        {page}
+      </main>
+    </div>
+  );
+}
