@@ -52,7 +52,8 @@ export class DurableContext implements WorkflowContext {
       detail: options.undo ? { hasUndo: true } : undefined,
     });
     if (options.undo) {
-      exec.undos.push({ seq, name, result, undo: options.undo, policy: undoPolicy(policy) });
+      const completedAt = recorded?.status === "completed" ? recorded.updatedAt : exec.now;
+      exec.undos.push({ seq, name, result, undo: options.undo, policy: undoPolicy(policy), completedAt });
     }
     return result;
   }

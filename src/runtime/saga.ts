@@ -17,6 +17,8 @@ export interface UndoRecord {
   result: unknown;
   undo: (result: any, info: StepInfo) => unknown;
   policy: RetryPolicy;
+  /** When the step's completion was recorded: the same live and on replay. */
+  completedAt: number;
 }
 
 export function undoPolicy(stepPolicy: RetryPolicy, override?: Partial<RetryPolicy>): RetryPolicy {
@@ -24,12 +26,15 @@ export function undoPolicy(stepPolicy: RetryPolicy, override?: Partial<RetryPoli
 }
 
 /**
- * Run the undos of completed steps in reverse order. Each is a durable step of kind "undo" at
+ * Run the undos of completed steps, latest completion first. Each is a durable step of kind "undo" at
  * UNDO_SEQ_BASE + the step's seq: already completed ones are skipped on replay, a failing one is retried
  * under its policy, and one that fails for good is recorded and the rest still run.
  */
 export async function runCompensations(exec: RunExecution): Promise<void> {
-  for (const u of [...exec.undos].reverse()) {
+  // Latest completion first, by the recorded completion time (then seq): steps that ran concurrently
+  // complete in any order live but resolve in seq order on replay, so the order in which the code saw
+  // them complete must not decide the compensation order.
+  for (const u of [...exec.undos].sort((a, b) => b.completedAt - a.completedAt || b.seq - a.seq)) {
     const seq = UNDO_SEQ_BASE + u.seq;
     try {
       await runStep(exec, {
