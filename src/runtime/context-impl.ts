@@ -61,7 +61,17 @@ export class DurableContext implements WorkflowContext {
   http(name: string, spec: HttpRequestSpec, options: StepOptions<HttpResponse> = {}): Promise<HttpResponse> {
     if (typeof spec?.url !== "string")
       throw new DirigentError("INVALID_ARGUMENT", `http step "${name}" needs a url`);
-    return this.step(name, (info) => httpAttempt(spec, info), options);
+    const exec = this.exec;
+    const traced = (info: StepInfo) =>
+      exec.host.traceparent({
+        kind: "http",
+        runId: exec.runId,
+        workflow: exec.def.name,
+        seq: info.seq,
+        name,
+        attempt: info.attempt,
+      });
+    return this.step(name, (info) => httpAttempt(spec, info, traced(info)), options);
   }
 
   sleep(name: string, duration: Duration): Promise<void> {
@@ -188,6 +198,15 @@ export class DurableContext implements WorkflowContext {
             options.scheduleToStartMs === undefined ? undefined : now + options.scheduleToStartMs,
           startToCloseMs: options.startToCloseMs ?? DEFAULT_START_TO_CLOSE_MS,
           heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+          traceparent: exec.host.traceparent({
+            kind: "task",
+            runId: exec.runId,
+            workflow: exec.def.name,
+            seq,
+            name,
+            attempt: 0,
+            queue: options.queue,
+          }),
           now,
         },
       });
@@ -246,7 +265,10 @@ export class DurableContext implements WorkflowContext {
         },
         claim,
       });
-      if (r.ok && r.created && claim) exec.host.launch(childRunId, def, input, deadlineAt, exec.runId);
+      if (r.ok && r.created) {
+        exec.host.events.emit("run:created", { runId: childRunId, workflow: def.name });
+        if (claim) exec.host.launch(childRunId, def, input, deadlineAt, exec.runId);
+      }
     }
     return (await exec.addWait({ seq, kind: "child", name: workflowName, childRunId })) as O;
   }

@@ -14,6 +14,8 @@ export interface StepInfo {
   /** Aborted when the attempt times out, or the run is cancelled or terminated. */
   signal: AbortSignal;
   runId: string;
+  /** The step's journal sequence number. */
+  seq: number;
 }
 
 export interface StepOptions<T> {

@@ -6,7 +6,7 @@ import { encodePayload, hasUnstorableCharacters } from "../core/payload.js";
 import type { RetryPolicy } from "../core/retry.js";
 import { type ErrorInfo, isTerminalStatus, type RunRecord, type RunStatus } from "../core/types.js";
 import type { Store, WriteResult } from "../store/store.js";
-import { EngineEvents } from "./events.js";
+import { EngineEvents, type OutgoingCall } from "./events.js";
 import { RunExecution } from "./execution.js";
 import type { ExecutionHost } from "./host.js";
 import { type EngineOptions, type ResolvedOptions, resolveEngineOptions } from "./options.js";
@@ -373,6 +373,17 @@ export class Engine implements ExecutionHost {
 
   resolveWorkflow(name: string, version?: string): WorkflowDefinition | undefined {
     return this.registry.get(name, version) ?? (version ? this.registry.get(name) : undefined);
+  }
+
+  traceparent(call: OutgoingCall): string | undefined {
+    const fn = this.options.traceparent;
+    if (!fn) return undefined;
+    try {
+      return fn(call);
+    } catch (error) {
+      this.events.emit("engine:error", { error, context: "traceparent" });
+      return undefined;
+    }
   }
 
   notifyQueue(queue: string): void {

@@ -3,7 +3,14 @@ import type { ErrorInfo, RunStatus } from "../core/types.js";
 /** Typed lifecycle events (`noun:verb`). Logs, metrics and live feeds all read these. */
 export interface EngineEventMap {
   "run:created": { runId: string; workflow: string };
-  "run:claimed": { runId: string; workflow: string; fence: number; replay: boolean };
+  "run:claimed": {
+    runId: string;
+    workflow: string;
+    fence: number;
+    replay: boolean;
+    /** True when claimed because the previous owner's lease ran out (known where the store tells). */
+    takeover?: boolean;
+  };
   "run:suspended": { runId: string; wakeAt?: number };
   "run:finished": {
     runId: string;
@@ -23,6 +30,19 @@ export interface EngineEventMap {
     error: ErrorInfo;
   };
   "step:failed": { runId: string; seq: number; name: string; attempt: number; error: ErrorInfo };
+  /** A worker leased a task (once per leased task). */
+  "task:leased": {
+    queue: string;
+    taskId: string;
+    runId: string;
+    name: string;
+    attempt: number;
+    workerId: string;
+    /** When the task became ready for this attempt. */
+    availableAt: number;
+    /** When it was leased. */
+    leasedAt: number;
+  };
   "engine:error": { error: unknown; context: string };
 }
 
@@ -57,4 +77,18 @@ export class EngineEvents {
       }
     }
   }
+}
+
+/** A step's outgoing call, for which tracing may supply a W3C traceparent (EngineOptions.traceparent). */
+export interface OutgoingCall {
+  kind: "http" | "task";
+  runId: string;
+  workflow: string;
+  /** Journal seq of the step or task (its idempotency key is `<runId>:<seq>`). */
+  seq: number;
+  name: string;
+  /** The attempt making the call (http); 0 for a task being queued. */
+  attempt: number;
+  /** The task's queue (kind "task"). */
+  queue?: string;
 }

@@ -2,7 +2,7 @@ import type { Clock } from "../core/clock.js";
 import type { RetryPolicy } from "../core/retry.js";
 import type { ErrorInfo, RunStatus } from "../core/types.js";
 import type { Store } from "../store/store.js";
-import type { EngineEvents } from "./events.js";
+import type { EngineEvents, OutgoingCall } from "./events.js";
 import type { RunExecution } from "./execution.js";
 import type { WorkflowDefinition } from "./workflow.js";
 import type { WriteBatcher } from "./write-batcher.js";
@@ -30,6 +30,8 @@ export interface ExecutionHost {
     deadlineAt?: number,
     parentRunId?: string,
   ): void;
+  /** The traceparent for a step's outgoing call, if tracing is on. */
+  traceparent(call: OutgoingCall): string | undefined;
   /** A task was queued on `queue`: wake workers long-polling it. */
   notifyQueue(queue: string): void;
   onSuspended(exec: RunExecution, wakeAt: number | undefined): void;

@@ -4,6 +4,7 @@ import { DirigentError } from "../core/errors.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy } from "../core/retry.js";
 import type { Store } from "../store/store.js";
+import type { OutgoingCall } from "./events.js";
 import { systemClock } from "./system-clock.js";
 import type { WorkflowDefinition } from "./workflow.js";
 
@@ -30,6 +31,11 @@ export interface EngineOptions {
   random?: () => number;
   /** Whether start() claims and executes runs (false: a client-only engine that only reads and writes). */
   execute?: boolean;
+  /**
+   * W3C traceparent for a step's outgoing HTTP call or queued task (tracing supplies it), so one trace
+   * covers the run and the services it calls. A throw is reported on `engine:error` and ignored.
+   */
+  traceparent?: (call: OutgoingCall) => string | undefined;
 }
 
 const schema = z
@@ -51,11 +57,16 @@ const schema = z
     defaultRetry: z.record(z.string(), z.number()).optional(),
     random: z.custom<() => number>((v) => typeof v === "function").default(() => Math.random),
     execute: z.boolean().default(true),
+    traceparent: z
+      .custom<(call: OutgoingCall) => string | undefined>((v) => typeof v === "function")
+      .optional(),
   })
   .strict();
 
-export interface ResolvedOptions extends Required<Omit<EngineOptions, "defaultRetry" | "nodeId">> {
+export interface ResolvedOptions
+  extends Required<Omit<EngineOptions, "defaultRetry" | "nodeId" | "traceparent">> {
   nodeId?: string;
+  traceparent?: (call: OutgoingCall) => string | undefined;
   defaultRetry: RetryPolicy;
 }
 

@@ -51,7 +51,7 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
       let failure: unknown;
       let ok = false;
       try {
-        value = await runAttempt(exec, spec, { attempt, idempotencyKey, runId: exec.runId });
+        value = await runAttempt(exec, spec, { attempt, idempotencyKey, runId: exec.runId, seq });
         ok = true;
       } catch (err) {
         failure = err;

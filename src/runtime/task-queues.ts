@@ -4,6 +4,7 @@ import { encodePayload } from "../core/payload.js";
 import { decideRetry } from "../core/retry.js";
 import type { ErrorInfo, QueueInfo, TaskRecord } from "../core/types.js";
 import type { Store, WriteResult } from "../store/store.js";
+import type { EngineEvents } from "./events.js";
 import type { WriteBatcher } from "./write-batcher.js";
 
 /** A task as handed to a worker: everything it needs to do the work and report back. */
@@ -38,6 +39,7 @@ export interface TaskFailure {
 
 export interface TaskQueuesHost {
   readonly store: Store;
+  readonly events: EngineEvents;
   readonly batcher: WriteBatcher;
   readonly clock: Clock;
   readonly maxPayloadBytes: number;
@@ -91,7 +93,23 @@ export class TaskQueues {
     const until = clock.now() + Math.max(0, args.waitMs ?? 0);
     for (;;) {
       const tasks = await this.host.store.leaseTasks({ queue, workerId, limit: maxTasks, now: clock.now() });
-      if (tasks.length > 0) return tasks.map(toLeased);
+      if (tasks.length > 0) {
+        if (this.host.events.has("task:leased")) {
+          for (const t of tasks) {
+            this.host.events.emit("task:leased", {
+              queue: t.queue,
+              taskId: t.taskId,
+              runId: t.runId,
+              name: t.name,
+              attempt: t.attempt,
+              workerId,
+              availableAt: t.availableAt,
+              leasedAt: t.startedAt ?? clock.now(),
+            });
+          }
+        }
+        return tasks.map(toLeased);
+      }
       const left = until - clock.now();
       if (left <= 0 || args.signal?.aborted) return [];
       await this.waitForQueue(queue, Math.min(left, RECHECK_MS), args.signal);
