@@ -108,9 +108,11 @@ export class SqliteTaskOps {
          WHERE task_id = @taskId RETURNING *`,
       ),
       spendTokens: db.prepare("UPDATE queues SET tokens = ?, tokens_at = ? WHERE queue = ?"),
+      // "Last seen" moves at most once a second, so a poll that finds nothing writes nothing (no fsync).
       seenWorker: db.prepare(
         `INSERT INTO workers (queue, worker_id, last_seen_at) VALUES (?, ?, ?)
-         ON CONFLICT (queue, worker_id) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
+         ON CONFLICT (queue, worker_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+         WHERE workers.last_seen_at < excluded.last_seen_at - 1000`,
       ),
       expired: db.prepare(
         `SELECT * FROM tasks WHERE status = 'leased' AND lease_expires_at < @now
