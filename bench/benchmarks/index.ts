@@ -3,9 +3,16 @@ import { latency } from "./latency.js";
 import { longHistory } from "./long-history.js";
 import { throughput } from "./throughput.js";
 import { waitingMemory } from "./waiting-memory.js";
+import { workerThroughput } from "./worker-throughput.js";
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const BENCHMARKS: readonly Benchmark[] = [throughput, latency, waitingMemory, longHistory];
+export const BENCHMARKS: readonly Benchmark[] = [
+  throughput,
+  latency,
+  waitingMemory,
+  longHistory,
+  workerThroughput,
+];
 
 export function findBenchmark(name: string): Benchmark | undefined {
   return BENCHMARKS.find((b) => b.name === name);

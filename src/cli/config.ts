@@ -36,3 +36,27 @@ export function databasePathFromUrl(value: string, where: string): string {
   if (path === "") throw new UsageError(`${where}: "${value}" names no database file`);
   return path;
 }
+
+/**
+ * The server to talk to: `--address`, else DIRIGENT_ADDRESS; undefined means local mode. A local
+ * option given on the command line (--db, --module) outranks DIRIGENT_ADDRESS, the way flags outrank
+ * the environment everywhere else.
+ */
+export function resolveAddress(
+  option: string | undefined,
+  localOption: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (option !== undefined) {
+    if (option.trim() === "") throw new UsageError("--address names no server");
+    if (localOption) {
+      throw new UsageError(
+        "--address talks to a server, --db and --module open a database in this process: give one or the other",
+      );
+    }
+    return option;
+  }
+  if (localOption) return undefined;
+  const fromEnv = env.DIRIGENT_ADDRESS;
+  return fromEnv !== undefined && fromEnv.trim() !== "" ? fromEnv : undefined;
+}

@@ -1,8 +1,8 @@
 // Text renderings of runs and histories for people; the JSON output does not go through here.
 import Table from "cli-table3";
-import pc from "picocolors";
 import type { HistoryEvent } from "../core/history.js";
 import type { ErrorInfo, RunRecord, RunStatus } from "../core/types.js";
+import { c } from "./colors.js";
 
 const pad2 = (n: number) => String(n).padStart(2, "0");
 
@@ -35,20 +35,20 @@ export function formatError(error: ErrorInfo | undefined): string {
 export function colorStatus(status: RunStatus | string): string {
   switch (status) {
     case "completed":
-      return pc.green(status);
+      return c.green(status);
     case "failed":
     case "terminated":
-      return pc.red(status);
+      return c.red(status);
     case "cancelled":
-      return pc.yellow(status);
+      return c.yellow(status);
     default:
-      return pc.cyan(status);
+      return c.cyan(status);
   }
 }
 
-function table(head: string[], colWidths: (number | null)[] = []): Table.Table {
+export function table(head: string[], colWidths: (number | null)[] = []): Table.Table {
   return new Table({
-    head: head.map((h) => pc.bold(h)),
+    head: head.map((h) => c.bold(h)),
     style: { head: [], border: [], compact: true },
     colWidths,
     wordWrap: true,
@@ -59,7 +59,7 @@ function table(head: string[], colWidths: (number | null)[] = []): Table.Table {
 export function keyValues(rows: [string, string | undefined][]): string {
   const shown = rows.filter((r): r is [string, string] => r[1] !== undefined && r[1] !== "");
   const width = Math.max(...shown.map(([k]) => k.length));
-  return shown.map(([k, v]) => `${pc.dim(k.padEnd(width))}  ${v}`).join("\n");
+  return shown.map(([k, v]) => `${c.dim(k.padEnd(width))}  ${v}`).join("\n");
 }
 
 /** The outcome of a run in a few lines: what start, signal, cancel and terminate print. */
@@ -126,6 +126,18 @@ export function historyTable(events: HistoryEvent[]): string {
     t.push([formatClock(e.time), e.type, e.seq ?? "", eventName(e), e.attempt ?? "", formatError(e.error)]);
   }
   return t.toString();
+}
+
+/**
+ * One history event as one line of text, for following a run where the table cannot be redrawn:
+ * `14:05:09.123  step:completed       #1 charge (attempt 2)  error`.
+ */
+export function eventLine(e: HistoryEvent): string {
+  // Undo entries live at seq 1e9 + n, an internal numbering: their name says what they undo.
+  const seq = e.seq === undefined || e.type.startsWith("undo:") ? "" : `#${e.seq} `;
+  const attempt = e.attempt !== undefined && e.attempt > 1 ? ` (attempt ${e.attempt})` : "";
+  const error = e.error ? `  ${c.red(formatError(e.error))}` : "";
+  return `${c.dim(formatClock(e.time))}  ${e.type.padEnd(19)} ${seq}${eventName(e)}${attempt}${error}`.trimEnd();
 }
 
 function eventName(e: HistoryEvent): string {

@@ -13,6 +13,13 @@ export interface LocalSessionOptions {
   databasePath: string;
   /** Given: the engine executes runs of these workflows. Absent: a client-only engine that never executes. */
   workflows?: WorkflowDefinition[];
+  /**
+   * Whether the engine executes runs of `workflows` (default: when workflows are given). false with
+   * workflows: the workflows are known (to start runs, create schedules) but left for a later command.
+   */
+  execute?: boolean;
+  /** Let Ctrl-C end the command's waits even when the session does not execute (following a run). */
+  interruptible?: boolean;
   /** Called with engine errors worth telling the user (they go to stderr, never stdout). */
   onWarning?: (message: string) => void;
 }
@@ -33,20 +40,21 @@ export interface LocalSession {
 }
 
 /**
- * Open the local database. Read-only sessions refuse a database file that does not exist (a mistyped
- * --db should not create an empty database); executing sessions create it and its folder.
+ * Open the local database. Sessions without workflows refuse a database file that does not exist (a
+ * mistyped --db should not create an empty database); sessions with workflows create it and its folder.
  */
 export async function openLocal(options: LocalSessionOptions): Promise<LocalSession> {
   const { databasePath, workflows, onWarning } = options;
-  const executing = workflows !== undefined;
-  if (!executing && databasePath !== ":memory:" && !existsSync(databasePath)) {
+  const executing = options.execute ?? workflows !== undefined;
+  if (workflows === undefined && databasePath !== ":memory:" && !existsSync(databasePath)) {
     throw new DirigentError("INVALID_ARGUMENT", `database file "${databasePath}" does not exist`, {
       databasePath,
     });
   }
   let store: SqliteStore;
   try {
-    if (executing && databasePath !== ":memory:") mkdirSync(dirname(databasePath), { recursive: true });
+    if (workflows !== undefined && databasePath !== ":memory:")
+      mkdirSync(dirname(databasePath), { recursive: true });
     store = new SqliteStore({ path: databasePath });
   } catch (error) {
     throw new DirigentError(
@@ -80,7 +88,7 @@ export async function openLocal(options: LocalSessionOptions): Promise<LocalSess
   const interrupt = new AbortController();
   // Ctrl-C (or SIGTERM) ends the wait and stops the engine cleanly; a second one kills as usual.
   const onSignal = () => interrupt.abort();
-  if (executing) {
+  if (executing || options.interruptible) {
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   }

@@ -1,4 +1,9 @@
 import { Command, CommanderError, type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
+import { setColors, shouldColor } from "./colors.js";
+import { devCommand } from "./commands/dev.js";
+import { scheduleCommand } from "./commands/schedule.js";
+import { serverCommand } from "./commands/server.js";
+import { taskQueueCommand } from "./commands/task-queue.js";
 import { workflowCommand } from "./commands/workflow.js";
 import { CliContext, type GlobalOptions } from "./context.js";
 import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, isUsageError, UsageError } from "./errors.js";
@@ -22,17 +27,37 @@ export function createProgram(
     return ctx;
   };
   const program = new Command("dirigent")
-    .description("Dirigent: durable workflows. Local mode: works directly on a SQLite database file.")
+    .description(
+      "Dirigent: durable workflows. Remote mode (--address or $DIRIGENT_ADDRESS) talks to a server; " +
+        "local mode works directly on a SQLite database file.",
+    )
+    .option(
+      "--address <url>",
+      "the server to talk to, e.g. http://127.0.0.1:7070 (default: $DIRIGENT_ADDRESS)",
+    )
     .option(
       "--db <path>",
-      "database file or sqlite: URL (default: $DIRIGENT_DATABASE_URL, else ./dirigent.db)",
+      "local mode: database file or sqlite: URL (default: $DIRIGENT_DATABASE_URL, else ./dirigent.db); " +
+        "server: sqlite: or postgres:// URL",
     )
+    .option("--database-url <url>", "the same as --db")
     .option(
       "--module <file>",
-      "a .ts/.js module exporting workflow definitions (needed by verbs that execute)",
+      "a .ts/.js module exporting workflow definitions (local verbs that execute; server and dev run them)",
     )
-    .addOption(new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("table"))
-    .addCommand(workflowCommand(makeContext));
+    .addOption(
+      new Option(
+        "-o, --output <format>",
+        "output format: tables for people, json, or jsonl (one object a line)",
+      )
+        .choices(OUTPUT_FORMATS)
+        .default("table"),
+    )
+    .addCommand(workflowCommand(makeContext))
+    .addCommand(scheduleCommand(makeContext))
+    .addCommand(taskQueueCommand(makeContext))
+    .addCommand(serverCommand(makeContext))
+    .addCommand(devCommand(makeContext));
   configureAll(program, io);
   return program;
 }
@@ -60,13 +85,14 @@ export function outputFormatOf(argv: string[]): OutputFormat {
           : a.startsWith("-o")
             ? a.slice(2)
             : undefined;
-    if (value === "json" || value === "table") return value;
+    if ((OUTPUT_FORMATS as readonly string[]).includes(value ?? "")) return value as OutputFormat;
   }
   return "table";
 }
 
 /** Run the CLI on `argv` (without node and script); resolves with the exit code. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  setColors(shouldColor(io.stdout, io.env));
   const out = new Output(outputFormatOf(argv), io);
   let ctx: CliContext | undefined;
   const program = createProgram(io, out, (c) => {
@@ -74,7 +100,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   });
   try {
     await program.parseAsync(argv, { from: "user" });
-    return ctx?.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+    return ctx?.interrupted ? EXIT_INTERRUPTED : (ctx?.exitCode ?? EXIT_OK);
   } catch (error) {
     if (error instanceof CommanderError) return commanderExit(error, out);
     out.error(error);

@@ -1,11 +1,23 @@
 import type { HistoryEvent, RunHistory } from "../core/history.js";
-import type { QueueInfo, RunFilter, RunPage, RunRecord, ScheduleRecord } from "../core/types.js";
+import type { QueueInfo, RunFilter, RunPage, RunRecord, RunStats, ScheduleRecord } from "../core/types.js";
 import type { ScheduleSpec } from "../runtime/schedules.js";
 
 export type { StartOptions, StartResult } from "../runtime/engine.js";
-export type { HistoryEvent, QueueInfo, RunHistory, ScheduleRecord, ScheduleSpec };
+export type { HistoryEvent, QueueInfo, RunHistory, RunStats, ScheduleRecord, ScheduleSpec };
 
 import type { StartOptions, StartResult } from "../runtime/engine.js";
+
+/** What `runStats` covers; every field is optional (see its defaults). */
+export interface RunStatsQuery {
+  /** Start of the window, epoch ms (default: one hour before `until`). */
+  since?: number;
+  /** End of the window, epoch ms, exclusive (default: now). */
+  until?: number;
+  /** Width of one bucket in ms (default 60,000; at least 1,000; at most 1,000 buckets in the window). */
+  bucketMs?: number;
+  /** Only runs of this workflow. */
+  workflow?: string;
+}
 
 export interface WorkflowInfo {
   name: string;
@@ -55,4 +67,7 @@ export interface DirigentClient {
   deleteSchedule(scheduleId: string): Promise<void>;
   /** Start a run now, outside the schedule's rhythm. */
   triggerSchedule(scheduleId: string): Promise<{ runId: string }>;
+
+  /** Runs started and ended per time bucket, failure rate and step latency percentiles (dashboard charts). */
+  runStats(query?: RunStatsQuery): Promise<RunStats>;
 }

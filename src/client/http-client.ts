@@ -6,11 +6,13 @@ import {
   type RunFilter,
   type RunPage,
   type RunRecord,
+  type RunStats,
   type ScheduleRecord,
 } from "../core/types.js";
 import type {
   DirigentClient,
   RunHistory,
+  RunStatsQuery,
   ScheduleSpec,
   StartOptions,
   StartResult,
@@ -184,6 +186,16 @@ export class HttpClient implements DirigentClient {
 
   triggerSchedule(scheduleId: string): Promise<{ runId: string }> {
     return this.call("POST", `/schedules/${enc(scheduleId)}/trigger`);
+  }
+
+  runStats(query: RunStatsQuery = {}): Promise<RunStats> {
+    const params = new URLSearchParams();
+    if (query.since !== undefined) params.set("since", String(query.since));
+    if (query.until !== undefined) params.set("until", String(query.until));
+    if (query.bucketMs !== undefined) params.set("bucketMs", String(query.bucketMs));
+    if (query.workflow !== undefined) params.set("workflow", query.workflow);
+    const qs = params.toString();
+    return this.call("GET", `/stats${qs ? `?${qs}` : ""}`);
   }
 
   /** Close the connections to the server. */

@@ -1,7 +1,22 @@
+import { DirigentError } from "../core/errors.js";
 import { buildHistory, type RunHistory } from "../core/history.js";
-import type { QueueInfo, RunFilter, RunPage, RunRecord, ScheduleRecord } from "../core/types.js";
+import type { QueueInfo, RunFilter, RunPage, RunRecord, RunStats, ScheduleRecord } from "../core/types.js";
 import type { Engine } from "../runtime/engine.js";
-import type { DirigentClient, ScheduleSpec, StartOptions, StartResult, WorkflowInfo } from "./client.js";
+import type {
+  DirigentClient,
+  RunStatsQuery,
+  ScheduleSpec,
+  StartOptions,
+  StartResult,
+  WorkflowInfo,
+} from "./client.js";
+
+/** Default window of runStats: the last hour, in one-minute buckets. */
+export const DEFAULT_STATS_WINDOW_MS = 3_600_000;
+export const DEFAULT_STATS_BUCKET_MS = 60_000;
+/** Bounds of a stats query: buckets no narrower than a second, and no more than the store returns. */
+export const MIN_STATS_BUCKET_MS = 1_000;
+export const MAX_STATS_BUCKETS = 1_000;
 
 /** The client API served by an engine in this process. */
 export class LocalClient implements DirigentClient {
@@ -106,4 +121,46 @@ export class LocalClient implements DirigentClient {
   triggerSchedule(scheduleId: string): Promise<{ runId: string }> {
     return this.engine.schedules.trigger(scheduleId);
   }
+
+  runStats(query: RunStatsQuery = {}): Promise<RunStats> {
+    const window = resolveStatsWindow(query, this.engine.clock.now());
+    return this.engine.store.runStats({ ...window, workflow: query.workflow });
+  }
+}
+
+/**
+ * Fill in the defaults of a stats query (the last hour, one-minute buckets) and check it:
+ * `since` before `until`, whole-millisecond buckets of at least a second, at most 1,000 of them.
+ */
+export function resolveStatsWindow(
+  query: RunStatsQuery,
+  now: number,
+): { since: number; until: number; bucketMs: number } {
+  const bucketMs = query.bucketMs ?? DEFAULT_STATS_BUCKET_MS;
+  // Without a window, the buckets are whole multiples of bucketMs ending with the current one, so charts
+  // polled again keep their bucket edges.
+  const aligned = query.until === undefined && query.since === undefined && bucketMs > 0;
+  const until = query.until ?? (aligned ? (Math.floor(now / bucketMs) + 1) * bucketMs : now);
+  const since =
+    query.since ??
+    (aligned
+      ? until - Math.ceil(DEFAULT_STATS_WINDOW_MS / bucketMs) * bucketMs
+      : until - DEFAULT_STATS_WINDOW_MS);
+  const bad = (message: string) => new DirigentError("INVALID_ARGUMENT", message, { since, until, bucketMs });
+  for (const [name, value] of [
+    ["since", since],
+    ["until", until],
+    ["bucketMs", bucketMs],
+  ] as const) {
+    if (!Number.isSafeInteger(value)) throw bad(`${name} must be a whole number of milliseconds`);
+  }
+  if (bucketMs < MIN_STATS_BUCKET_MS) throw bad(`bucketMs must be at least ${MIN_STATS_BUCKET_MS}`);
+  if (since >= until) throw bad("since must be before until");
+  const buckets = Math.ceil((until - since) / bucketMs);
+  if (buckets > MAX_STATS_BUCKETS) {
+    throw bad(
+      `the window holds ${buckets} buckets of ${bucketMs} ms; at most ${MAX_STATS_BUCKETS}: widen bucketMs or narrow the window`,
+    );
+  }
+  return { since, until, bucketMs };
 }

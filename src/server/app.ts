@@ -1,4 +1,8 @@
+import { existsSync } from "node:fs";
 import type { Socket } from "node:net";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -8,8 +12,12 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
 import type { Engine } from "../runtime/engine.js";
 import { sendError } from "./errors.js";
 import { finishOpenApiDocument } from "./openapi.js";
+import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
+import { registerQueueRoutes } from "./routes/queues.js";
 import { registerRunRoutes } from "./routes/runs.js";
+import { registerScheduleRoutes } from "./routes/schedules.js";
+import { registerStatsRoutes } from "./routes/stats.js";
 import { registerWorkflowRoutes } from "./routes/workflows.js";
 import type { ServerState, ZodApp } from "./state.js";
 
@@ -25,7 +33,18 @@ export interface BuildServerOptions {
   logger?: boolean | { level?: string } | FastifyBaseLogger;
   /** Largest accepted request body in bytes (413 PAYLOAD_TOO_LARGE beyond). */
   maxBodyBytes?: number;
+  /**
+   * The built dashboard to serve at / (a folder with index.html): by default dashboard/dist of this
+   * repository when it has been built; false serves none.
+   */
+  dashboardDir?: string | false;
 }
+
+/** Where `npm run build` in dashboard/ puts the dashboard. */
+export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL("../../dashboard/dist/", import.meta.url));
+
+/** Paths that are never the dashboard's: unknown ones among them get the JSON 404. */
+const NOT_DASHBOARD = /^\/(api(\/|$)|openapi\.json|docs(\/|$)|healthz|readyz|metrics)/;
 
 const states = new WeakMap<FastifyInstance, ServerState>();
 
@@ -74,7 +93,15 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   app.removeContentTypeParser("text/plain");
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply, { maxBodyBytes }));
+  const dashboardDir = resolveDashboardDir(options.dashboardDir);
   app.setNotFoundHandler((request, reply) => {
+    // The dashboard is a single-page app: its client-side routes (/runs/x, ...) all load index.html.
+    if (dashboardDir && (request.method === "GET" || request.method === "HEAD")) {
+      const path = request.url.split("?")[0];
+      if (!NOT_DASHBOARD.test(path)) {
+        return reply.header("cache-control", "no-cache").sendFile("index.html", dashboardDir);
+      }
+    }
     const url = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url;
     return reply.code(404).send({ code: "ROUTE_NOT_FOUND", message: `no route ${request.method} ${url}` });
   });
@@ -94,6 +121,14 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
       tags: [
         { name: "workflows", description: "Registered workflow definitions" },
         { name: "runs", description: "Starting, inspecting and controlling runs" },
+        { name: "queues", description: "Task queues: depth, workers, limits" },
+        {
+          name: "workers",
+          description: "The worker protocol: long-poll, heartbeat, complete, fail (docs/workers.md)",
+        },
+        { name: "schedules", description: "Cron schedules" },
+        { name: "stats", description: "Figures for the dashboard's charts" },
+        { name: "events", description: "Live feed of engine events" },
         { name: "health", description: "Liveness and readiness probes" },
       ],
     },
@@ -112,9 +147,27 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
       const api = scope as unknown as ZodApp;
       registerWorkflowRoutes(api, state);
       registerRunRoutes(api, state);
+      registerQueueRoutes(api, state);
+      registerScheduleRoutes(api, state);
+      registerStatsRoutes(api, state);
+      registerEventRoutes(api, state);
     },
     { prefix: "/api/v1" },
   );
+  if (dashboardDir) {
+    app.register(fastifyStatic, {
+      root: dashboardDir,
+      prefix: "/",
+      wildcard: true,
+      // The page must be fetched again after a new build; the files under assets/ carry content hashes
+      // in their names (Vite's build), so they never change and may be kept.
+      setHeaders: (reply, path) => {
+        if (path.endsWith(".html")) reply.header("cache-control", "no-cache");
+        else if (/^[\\/]?assets[\\/]/.test(relative(dashboardDir, path)))
+          reply.header("cache-control", "public, max-age=31536000, immutable");
+      },
+    });
+  }
   return app as unknown as FastifyInstance;
 }
 
@@ -132,6 +185,13 @@ export function startDraining(app: FastifyInstance): void {
 /** Whether `startDraining` was called on this server. */
 export function isDraining(app: FastifyInstance): boolean {
   return states.get(app)?.draining ?? false;
+}
+
+/** The dashboard folder to serve, if any: the one asked for, or the default one when it was built. */
+function resolveDashboardDir(option: string | false | undefined): string | undefined {
+  if (option === false) return undefined;
+  const dir = option ?? DEFAULT_DASHBOARD_DIR;
+  return existsSync(join(dir, "index.html")) ? dir : undefined;
 }
 
 /** Requests node's HTTP parser rejects (bad framing, huge headers) still get a JSON error body. */

@@ -3,7 +3,7 @@
 // Response schemas document the API; responses are serialized as plain JSON without re-validation, so
 // a field added to a record later reaches clients instead of turning into a 500.
 import { z } from "zod";
-import { ENTRY_KINDS, RUN_STATUSES, type RunStatus } from "../core/types.js";
+import { ENTRY_KINDS, OVERLAP_POLICIES, RUN_STATUSES, type RunStatus } from "../core/types.js";
 
 /** Longest a result long-poll waits in one request; clients poll again for longer waits. */
 export const MAX_RESULT_WAIT_MS = 60_000;
@@ -264,3 +264,232 @@ export function errorResponses(...statuses: number[]): Record<number, typeof Err
   for (const s of [400, ...statuses]) out[s] = ErrorBodySchema;
   return out;
 }
+
+// ---- queues and the worker protocol ------------------------------------------------------------------
+
+/** Queue names (as the engine checks them): 1-100 letters, digits, `. _ : -`, starting with a letter or digit. */
+const queueName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/,
+    "a queue name is 1-100 characters of letters, digits, . _ : - (starting with a letter or digit)",
+  )
+  .describe("queue name");
+
+/** A lease's fencing token, as the poll handed it out. */
+const leaseToken = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe("the task's leaseToken");
+
+export const QueueParams = z.strictObject({ queue: queueName });
+export const TaskParams = z.strictObject({
+  taskId: z.string().min(1).max(300).describe("the task id `<runId>:<seq>` (percent-encoded)"),
+});
+
+export const QueueInfoSchema = z
+  .object({
+    queue: z.string(),
+    queued: z.number().describe("tasks waiting for a worker (including ones waiting for a retry time)"),
+    leased: z.number().describe("tasks leased to a worker now"),
+    oldestQueuedAgeMs: z.number().describe("age of the oldest task ready to run (0 when none)"),
+    workers: z
+      .array(z.object({ workerId: z.string(), lastSeenAt: epochMs }))
+      .describe("workers that polled this queue, with when they last did"),
+    concurrency: z.number().optional().describe("most tasks leased at once; absent: no limit"),
+    ratePerSecond: z.number().optional().describe("most tasks leased per second; absent: no limit"),
+  })
+  .describe("A task queue");
+
+export const QueueListSchema = z.object({ queues: z.array(QueueInfoSchema) });
+
+export const QueueLimitsBody = z.strictObject({
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .nullable()
+    .optional()
+    .describe("most tasks leased at once; null or absent: no limit"),
+  ratePerSecond: z
+    .number()
+    .positive()
+    .max(1_000_000)
+    .nullable()
+    .optional()
+    .describe("most tasks leased per second; null or absent: no limit"),
+});
+
+export const PollBody = z.strictObject({
+  workerId: name("the polling worker's id (shown in queue descriptions and attempts)"),
+  maxTasks: z.number().int().min(1).max(100).optional().describe("most tasks to lease at once (default 1)"),
+  waitMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .optional()
+    .describe("long-poll: how long to wait for a task when none is ready (default 0)"),
+});
+
+export const LeasedTaskSchema = z
+  .object({
+    taskId: z.string().describe("`<runId>:<seq>`; percent-encode it in paths"),
+    leaseToken: z.number().describe("fencing token: heartbeat, complete and fail must carry it"),
+    queue: z.string(),
+    name: z.string().describe("the task's name in the workflow"),
+    runId: z.string(),
+    input: z.unknown(),
+    attempt: z.number().describe("1 for the first attempt"),
+    idempotencyKey: z.string().describe("the same on every attempt; pass it on to the services you call"),
+    leaseExpiresAt: epochMs.describe("the lease runs out then unless a heartbeat extends it"),
+    deadlineAt: epochMs.describe("the attempt must finish by then whatever the heartbeats (start-to-close)"),
+    heartbeatTimeoutMs: z.number().optional().describe("when set, heartbeat at least this often"),
+    traceparent: z.string().optional(),
+  })
+  .describe("A task leased to a worker");
+
+export const PollResultSchema = z.object({
+  tasks: z.array(LeasedTaskSchema).describe("empty when no task came within waitMs"),
+});
+
+export const HeartbeatBody = z.strictObject({ leaseToken });
+export const HeartbeatResultSchema = z.object({
+  cancelRequested: z.boolean().describe("the run was cancelled or ended: stop working on the task"),
+  leaseExpiresAt: epochMs.optional().describe("the lease now runs out then"),
+});
+
+export const CompleteBody = z.strictObject({
+  leaseToken,
+  result: z.unknown().optional().describe("the task's result (any JSON); what ctx.task returns"),
+});
+export const CompleteResultSchema = z.object({ ok: z.literal(true) });
+
+/** Longest failure message kept; longer ones are cut (a worker's report is never refused for its length). */
+export const MAX_FAILURE_MESSAGE_CHARS = 10_000;
+
+export const FailBody = z.strictObject({
+  leaseToken,
+  error: z.strictObject({
+    message: z.string().describe(`what went wrong (cut to ${MAX_FAILURE_MESSAGE_CHARS} characters)`),
+    code: z.string().max(200).optional().describe("the worker's own error code"),
+    retryable: z
+      .boolean()
+      .optional()
+      .describe("false: fail the task for good (the workflow sees STEP_FAILED); default true"),
+    retryAfterMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(31_536_000_000)
+      .optional()
+      .describe("retry no earlier than this (a floor on the policy's backoff)"),
+    details: z.unknown().optional().describe("anything else worth keeping (any JSON)"),
+  }),
+});
+export const FailResultSchema = z.object({
+  willRetry: z.boolean().describe("true: the task goes back to the queue for another attempt"),
+});
+
+// ---- schedules --------------------------------------------------------------------------------------
+
+export const ScheduleParams = z.strictObject({ id: name("schedule id") });
+
+export const ScheduleBody = z.strictObject({
+  scheduleId: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/,
+      "a schedule id is 1-100 characters of letters, digits, . _ : - (starting with a letter or digit)",
+    )
+    .describe("the schedule's id; its runs are named `<scheduleId>@<ISO fire time>`"),
+  cron: z
+    .string()
+    .min(1)
+    .max(200)
+    .describe("five or six field cron expression (croner syntax); an invalid one is 400 INVALID_CRON"),
+  timezone: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe("IANA time zone the cron is read in (default UTC)"),
+  workflow: name("the workflow each fire starts"),
+  input: z.unknown().optional().describe("input of every run it starts (any JSON)"),
+  overlap: z
+    .enum(OVERLAP_POLICIES)
+    .optional()
+    .describe(
+      "a fire while the previous run still goes: skip (default), buffer_one (start it when that run ends), allow_all",
+    ),
+  catchupWindowMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(31_536_000_000)
+    .optional()
+    .describe("fires missed while no node ran are made up only if at most this old (default 60,000)"),
+  paused: z.boolean().optional().describe("create it paused (default false)"),
+});
+
+export const ScheduleRecordSchema = z
+  .object({
+    scheduleId: z.string(),
+    workflow: z.string(),
+    input: z.unknown(),
+    cron: z.string(),
+    timezone: z.string(),
+    overlap: z.enum(OVERLAP_POLICIES),
+    catchupWindowMs: z.number(),
+    paused: z.boolean(),
+    nextFireAt: epochMs
+      .optional()
+      .describe(
+        "the next fire (kept while paused; resume moves it past now); absent when the expression never fires again",
+      ),
+    lastFireAt: epochMs.optional(),
+    lastRunId: z.string().optional(),
+    bufferedFireAt: epochMs.optional().describe("buffer_one: a fire waiting for the running one to end"),
+    createdAt: epochMs,
+    updatedAt: epochMs,
+  })
+  .describe("A cron schedule");
+
+export const ScheduleListSchema = z.object({ schedules: z.array(ScheduleRecordSchema) });
+export const ScheduleDeletedSchema = z.object({ scheduleId: z.string(), deleted: z.literal(true) });
+
+// ---- stats and events -------------------------------------------------------------------------------
+
+export const StatsQuery = z.strictObject({
+  since: timeParam.optional().describe("window start, epoch ms or ISO (default: an hour before until)"),
+  until: timeParam.optional().describe("window end (exclusive), epoch ms or ISO (default: now)"),
+  bucketMs: intParam(
+    1,
+    999_999_999,
+    "bucket width in ms (default 60000; at least 1000; at most 1,000 buckets)",
+  ).optional(),
+  workflow: name("only runs of this workflow").optional(),
+});
+
+export const RunStatsSchema = z
+  .object({
+    bucketMs: z.number(),
+    buckets: z
+      .array(z.object({ t: epochMs, started: z.number(), completed: z.number(), failed: z.number() }))
+      .describe("one per bucketMs from since: runs started, and runs that ended completed or failed, in it"),
+    failureRate: z
+      .number()
+      .nullable()
+      .describe("share of the runs that ended in the window that failed (0..1); null when none ended"),
+    stepLatencyMs: z
+      .object({
+        count: z.number(),
+        p50: z.number().nullable(),
+        p95: z.number().nullable(),
+        p99: z.number().nullable(),
+      })
+      .describe("duration of completed steps and tasks in the window (first attempt start to completion)"),
+  })
+  .describe("Run counts over time, failure rate and step latency");
+
+export const EventsQuery = z.strictObject({
+  runId: name("only events of this run").optional(),
+});

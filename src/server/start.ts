@@ -23,6 +23,8 @@ export interface StartServerOptions extends Partial<ServerConfig> {
    * process (close-with-grace). false: the caller calls `close()` (tests, embedding).
    */
   handleSignals?: boolean;
+  /** The built dashboard to serve at / (default: dashboard/dist when built; false: none). */
+  dashboardDir?: string | false;
 }
 
 /** A listening server with the engine and store behind it. */
@@ -53,7 +55,7 @@ export interface RunningServer {
  * console.log(`listening on ${server.url}`);
  */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
-  const { workflows = [], engineOptions = {}, handleSignals = true, ...settings } = options;
+  const { workflows = [], engineOptions = {}, handleSignals = true, dashboardDir, ...settings } = options;
   const config = validateServerConfig(settings as ConfigInput);
   const store = await openStore(config.databaseUrl);
   let engine: Engine | undefined;
@@ -64,7 +66,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     await engine.start();
     client = new LocalClient(engine);
     const logger = config.logLevel === "silent" ? false : { level: config.logLevel };
-    app = buildServer({ client, engine, logger, maxBodyBytes: config.maxBodyBytes });
+    app = buildServer({ client, engine, logger, maxBodyBytes: config.maxBodyBytes, dashboardDir });
     const log = app.log;
     engine.events.on("engine:error", ({ error, context }) => log.error({ err: error }, context));
     await app.listen({ port: config.port, host: config.host });

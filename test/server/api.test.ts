@@ -29,7 +29,7 @@ describe("workflows", () => {
     const res = await f.raw.get("/api/v1/workflows");
     assert.equal(res.status, 200);
     const names = res.json.workflows.map((w: { name: string }) => w.name);
-    assert.deepEqual(names, ["echo", "fails", "hold", "typed", "waiter"]);
+    assert.deepEqual(names, ["echo", "fails", "hold", "task", "typed", "waiter"]);
     assert.deepEqual(res.json.workflows[0], { name: "echo", versions: ["1"], latest: "1" });
     assert.deepEqual(await f.http.workflows(), res.json.workflows);
   });
@@ -396,6 +396,22 @@ describe("health and documents", () => {
       ["post", "/api/v1/runs/{id}/cancel"],
       ["post", "/api/v1/runs/{id}/terminate"],
       ["post", "/api/v1/runs/{id}/retry"],
+      ["get", "/api/v1/queues"],
+      ["get", "/api/v1/queues/{queue}"],
+      ["put", "/api/v1/queues/{queue}/limits"],
+      ["post", "/api/v1/queues/{queue}/poll"],
+      ["post", "/api/v1/tasks/{taskId}/heartbeat"],
+      ["post", "/api/v1/tasks/{taskId}/complete"],
+      ["post", "/api/v1/tasks/{taskId}/fail"],
+      ["post", "/api/v1/schedules"],
+      ["get", "/api/v1/schedules"],
+      ["get", "/api/v1/schedules/{id}"],
+      ["post", "/api/v1/schedules/{id}/pause"],
+      ["post", "/api/v1/schedules/{id}/resume"],
+      ["delete", "/api/v1/schedules/{id}"],
+      ["post", "/api/v1/schedules/{id}/trigger"],
+      ["get", "/api/v1/stats"],
+      ["get", "/api/v1/events"],
     ];
     const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
       ([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`),
@@ -423,6 +439,10 @@ describe("health and documents", () => {
     for (const name of ["status", "workflow", "createdAfter", "createdBefore", "q", "limit", "cursor"]) {
       assert.ok(listParams.includes(name), `GET /runs documents ${name}`);
     }
+    const events = doc.paths["/api/v1/events"].get.responses["200"];
+    assert.ok(events.content["text/event-stream"], "the event feed is documented as an event stream");
+    const poll = doc.paths["/api/v1/queues/{queue}/poll"].post.requestBody.content["application/json"].schema;
+    assert.deepEqual(poll.required, ["workerId"], "the poll body is documented");
     const docs = await f.raw.get("/docs");
     assert.equal(docs.status, 200);
     assert.match(docs.text, /swagger/i);

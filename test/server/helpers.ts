@@ -17,7 +17,22 @@ export function gate() {
   return { opened, open };
 }
 
-/** Workflows the server tests run. `hold` waits inside its step until the test opens `holdGate`. */
+/** Input of the `task` workflow: the task's queue, data and options. */
+export interface TaskWorkflowInput {
+  queue?: string;
+  data?: unknown;
+  heartbeatTimeoutMs?: number;
+  maxAttempts?: number;
+  retryMs?: number;
+  priority?: number;
+  startToCloseMs?: number;
+  scheduleToStartMs?: number;
+}
+
+/**
+ * Workflows the server tests run. `hold` waits inside its step until the test opens `holdGate`; `task`
+ * hands one task to a queue (default "work") for a worker and returns its result.
+ */
 export function testWorkflows(hold: { gate: ReturnType<typeof gate>; entered: () => void }) {
   return [
     workflow("echo", async (ctx, input: unknown) => ctx.step("echo", () => input)),
@@ -33,6 +48,17 @@ export function testWorkflows(hold: { gate: ReturnType<typeof gate>; entered: ()
     workflow("typed", async (_ctx, input: { n: number }) => input.n * 2, {
       input: z.object({ n: z.number() }),
     }),
+    workflow("task", async (ctx, input: TaskWorkflowInput | null) =>
+      ctx.task("work", {
+        queue: input?.queue ?? "work",
+        input: input?.data ?? null,
+        heartbeatTimeoutMs: input?.heartbeatTimeoutMs,
+        startToCloseMs: input?.startToCloseMs,
+        scheduleToStartMs: input?.scheduleToStartMs,
+        priority: input?.priority,
+        retry: { maxAttempts: input?.maxAttempts ?? 3, initialIntervalMs: input?.retryMs ?? 0, jitter: 0 },
+      }),
+    ),
     workflow("hold", async (ctx) =>
       ctx.step("held", async () => {
         hold.entered();
@@ -119,6 +145,8 @@ export async function serverFixture(options: Partial<StartServerOptions> = {}): 
     port: 0,
     handleSignals: false,
     workflows: testWorkflows({ gate: holdGate, entered }),
+    // The dashboard, if built, would answer unknown GETs with its page: tests name one when they want it.
+    dashboardDir: false,
     ...options,
   });
   const http = new HttpClient({ address: server.url, timeoutMs: 10_000 });

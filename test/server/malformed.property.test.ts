@@ -1,9 +1,11 @@
 // Property: whatever malformed request arrives — unknown routes, wrong methods, invalid JSON, wrong
-// content types, oversize bodies, wrong types, unknown fields, bad query parameters, unknown runs and
-// workflows — the server answers 4xx with a JSON body {code, message} whose code is a stable one and
-// whose status is that code's status. Never a 5xx, never a crash, and nothing is created.
+// content types, oversize bodies, wrong types, unknown fields, bad query parameters, unknown runs,
+// workflows, queues, tasks and schedules, invalid cron expressions — the server answers 4xx with a JSON
+// body {code, message} whose code is a stable one and whose status is that code's status. Never a 5xx,
+// never a crash, and nothing is created.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { Cron } from "croner";
 import fc from "fast-check";
 import { knownErrorCodes, statusForCode } from "../../src/server/errors.js";
 import { type ServerFixture, serverFixture } from "./helpers.js";
@@ -55,7 +57,32 @@ const unknownKey = fc.string({ minLength: 1, maxLength: 12 }).map((k) => `zz${k}
 const extraFields = fc.dictionary(unknownKey, fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 3 });
 const longString = (min: number, max: number) => fc.integer({ min, max }).map((n) => "r".repeat(n));
 
-/** POST routes, with the path filled in for a workflow or a (missing) run. */
+/** A well-formed queue name no queue has. */
+const missingQueue = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/).map((s) => `nx-${s}`);
+/** Queue names the engine refuses (spaces, other characters, too long, empty-ish). */
+const badQueue = fc
+  .oneof(
+    fc.constantFrom("has space", "-leading", ".dot", "a/b", "a#b", "ü"),
+    longString(101, 300),
+    text(10).map((s) => `bad ${s}`),
+  )
+  .map(encodeURIComponent);
+const anyQueue = fc.oneof(missingQueue, badQueue);
+/** Cron expressions croner refuses. */
+const invalidCron = fc.oneof(
+  fc.constantFrom(
+    "not a cron",
+    "61 * * * *",
+    "* * *",
+    "* * * * * * * *",
+    "*/0 * * * *",
+    "* 25 * * *",
+    "@never",
+  ),
+  fc.string({ maxLength: 30 }).filter((c) => !cronParses(c)),
+);
+
+/** POST routes, with the path filled in for a workflow or a (missing) run, task, queue or schedule. */
 const postRoute = fc.oneof(
   anyWorkflow.map((w) => `/api/v1/workflows/${w}/runs`),
   anyWorkflow.map((w) => `/api/v1/workflows/${w}/signal-with-start`),
@@ -63,6 +90,20 @@ const postRoute = fc.oneof(
   missingId.map((id) => `/api/v1/runs/${id}/cancel`),
   missingId.map((id) => `/api/v1/runs/${id}/terminate`),
   missingId.map((id) => `/api/v1/runs/${id}/retry`),
+  anyQueue.map((q) => `/api/v1/queues/${q}/poll`),
+  fc
+    .tuple(missingId, fc.constantFrom("heartbeat", "complete", "fail"))
+    .map(([id, action]) => `/api/v1/tasks/${id}/${action}`),
+  fc.constant("/api/v1/schedules"),
+  fc
+    .tuple(missingId, fc.constantFrom("pause", "resume", "trigger"))
+    .map(([id, action]) => `/api/v1/schedules/${id}/${action}`),
+);
+
+/** Every route that takes a body, with its method. */
+const bodyRoute = fc.oneof(
+  { arbitrary: postRoute.map((path) => ["POST", path] as const), weight: 6 },
+  { arbitrary: anyQueue.map((q) => ["PUT", `/api/v1/queues/${q}/limits`] as const), weight: 1 },
 );
 
 const JSON_TYPE: Record<string, string> = { "content-type": "application/json" };
@@ -111,6 +152,18 @@ const wrongMethod = fc
       ["POST", "/healthz"],
       ["PUT", "/readyz"],
       ["POST", "/openapi.json"],
+      ["POST", "/api/v1/queues"],
+      ["GET", "/api/v1/queues/q/poll"],
+      ["DELETE", "/api/v1/queues/q"],
+      ["POST", "/api/v1/queues/q/limits"],
+      ["GET", "/api/v1/tasks/x/complete"],
+      ["PUT", "/api/v1/tasks/x/heartbeat"],
+      ["PUT", "/api/v1/schedules"],
+      ["PATCH", "/api/v1/schedules/s"],
+      ["GET", "/api/v1/schedules/s/trigger"],
+      ["POST", "/api/v1/stats"],
+      ["POST", "/api/v1/events"],
+      ["HEAD", "/api/v1/events"],
     ),
   )
   .map(([[method, path]]): Req => ({ kind: "wrong method", method: method!, path: path! }));
@@ -142,12 +195,12 @@ const invalidJsonText = fc.oneof(
 );
 
 const invalidJson = fc
-  .tuple(postRoute, invalidJsonText)
-  .map(([path, body]): Req => ({ kind: "invalid JSON", method: "POST", path, body, headers: JSON_TYPE }));
+  .tuple(bodyRoute, invalidJsonText)
+  .map(([[method, path], body]): Req => ({ kind: "invalid JSON", method, path, body, headers: JSON_TYPE }));
 
 const wrongContentType = fc
   .tuple(
-    postRoute,
+    bodyRoute,
     fc.oneof(
       fc.constantFrom(
         "text/plain",
@@ -168,9 +221,9 @@ const wrongContentType = fc
     fc.oneof(fc.json({ maxDepth: 2 }), fc.string({ maxLength: 40 })),
   )
   .map(
-    ([path, type, body]): Req => ({
+    ([[method, path], type, body]): Req => ({
       kind: "wrong content type",
-      method: "POST",
+      method,
       path,
       body: body === "" ? "x" : body,
       headers: { "content-type": type },
@@ -179,10 +232,10 @@ const wrongContentType = fc
 
 /** Bodies over the body limit (whole request) or over the payload limit (the input inside). */
 const oversize = fc.oneof(
-  fc.tuple(postRoute, fc.integer({ min: 2_300_000, max: 3_000_000 })).map(
-    ([path, n]): Req => ({
+  fc.tuple(bodyRoute, fc.integer({ min: 2_300_000, max: 3_000_000 })).map(
+    ([[method, path], n]): Req => ({
       kind: "oversize body",
-      method: "POST",
+      method,
       path,
       body: `{"input":"${"x".repeat(n)}"}`,
       headers: JSON_TYPE,
@@ -260,12 +313,121 @@ const schemaViolation = fc
         ),
       )
       .map(([id, body]) => [`/api/v1/runs/${id}/terminate`, body] as const),
+    // poll: a well-formed queue, a body that is not
+    fc
+      .tuple(
+        missingQueue,
+        fc.oneof(
+          nonObject,
+          fc.constant({}),
+          fc.constant(null),
+          nonString.map((workerId) => ({ workerId })),
+          fc.constant({ workerId: "" }),
+          longString(201, 1_000).map((workerId) => ({ workerId })),
+          extraFields.map((extra) => ({ workerId: "w", ...extra })),
+          fc
+            .oneof(fc.integer({ max: 0 }), fc.integer({ min: 101 }), fc.constant(1.5), fc.constant("2"))
+            .map((maxTasks) => ({ workerId: "w", maxTasks })),
+          fc
+            .oneof(fc.integer({ max: -1 }), fc.integer({ min: 60_001 }), fc.constant(0.5), fc.constant(null))
+            .map((waitMs) => ({ workerId: "w", waitMs })),
+        ),
+      )
+      .map(([q, body]) => [`/api/v1/queues/${q}/poll`, body] as const),
+    // heartbeat, complete, fail
+    fc
+      .tuple(
+        missingId,
+        fc.constantFrom("heartbeat", "complete", "fail"),
+        fc.oneof(
+          nonObject,
+          fc.constant({}),
+          fc.constant(null),
+          fc
+            .oneof(fc.integer({ max: -1 }), fc.constant(1.5), fc.string(), fc.constant(null))
+            .map((leaseToken) => ({ leaseToken, result: 1, error: { message: "m" } })),
+          extraFields.map((extra) => ({ ...extra, leaseToken: 1 })),
+        ),
+      )
+      .map(([id, action, body]) => [`/api/v1/tasks/${id}/${action}`, body] as const),
+    fc
+      .tuple(
+        missingId,
+        fc.oneof(
+          fc.constant({ leaseToken: 1 }),
+          nonObject.map((error) => ({ leaseToken: 1, error })),
+          fc.constant({ leaseToken: 1, error: {} }),
+          nonString.map((message) => ({ leaseToken: 1, error: { message } })),
+          nonObject
+            .filter((v) => typeof v !== "boolean")
+            .map((retryable) => ({ leaseToken: 1, error: { message: "m", retryable } })),
+          fc
+            .oneof(fc.integer({ max: -1 }), fc.constant(1.5), fc.constant("10"))
+            .map((retryAfterMs) => ({ leaseToken: 1, error: { message: "m", retryAfterMs } })),
+          extraFields.map((extra) => ({ leaseToken: 1, error: { message: "m", ...extra } })),
+        ),
+      )
+      .map(([id, body]) => [`/api/v1/tasks/${id}/fail`, body] as const),
+    // create a schedule: always missing a field, a wrong type, a bad value or an extra field
+    fc
+      .oneof(
+        nonObject,
+        fc.constant(null),
+        fc.record({ cron: fc.constant("* * * * *"), workflow: knownWorkflow }),
+        fc.record({ scheduleId: fc.constant("s1"), workflow: knownWorkflow }),
+        fc.record({ scheduleId: fc.constant("s1"), cron: fc.constant("* * * * *") }),
+        fc
+          .oneof(fc.constantFrom("", "has space", "-x", "a/b"), longString(101, 500))
+          .map((scheduleId) => ({ scheduleId, cron: "* * * * *", workflow: "echo" })),
+        nonString.map((cron) => ({ scheduleId: "s1", cron, workflow: "echo" })),
+        fc
+          .string({ maxLength: 12 })
+          .filter((o) => !["skip", "buffer_one", "allow_all"].includes(o))
+          .map((overlap) => ({ scheduleId: "s1", cron: "* * * * *", workflow: "echo", overlap })),
+        fc.oneof(fc.integer({ max: -1 }), fc.constant(0.5), fc.constant("60")).map((catchupWindowMs) => ({
+          scheduleId: "s1",
+          cron: "* * * * *",
+          workflow: "echo",
+          catchupWindowMs,
+        })),
+        extraFields.map((extra) => ({ scheduleId: "s1", cron: "* * * * *", workflow: "echo", ...extra })),
+      )
+      .map((body) => ["/api/v1/schedules", body] as const),
+    fc
+      .tuple(missingId, fc.constantFrom("pause", "resume", "trigger"), fc.oneof(nonObject, extraFields))
+      .map(([id, action, body]) => [`/api/v1/schedules/${id}/${action}`, body] as const),
   )
   .map(
     ([path, value]): Req => ({
       kind: "schema violation",
       method: "POST",
       path,
+      body: JSON.stringify(value),
+      headers: JSON_TYPE,
+    }),
+  );
+
+/** Queue limits that break the body schema. */
+const badLimits = fc
+  .tuple(
+    missingQueue,
+    fc.oneof(
+      nonObject,
+      fc.constant(null),
+      extraFields,
+      fc
+        .oneof(fc.integer({ max: 0 }), fc.constant(1.5), fc.constant("3"), fc.integer({ min: 1_000_001 }))
+        .map((concurrency) => ({ concurrency })),
+      fc
+        .oneof(fc.integer({ max: 0 }), fc.double({ max: 0, noNaN: true }), fc.constant("3"))
+        .map((ratePerSecond) => ({ ratePerSecond })),
+    ),
+  )
+  .map(
+    ([q, value]): Req => ({
+      kind: "schema violation",
+      method: "PUT",
+      path: `/api/v1/queues/${q}/limits`,
       body: JSON.stringify(value),
       headers: JSON_TYPE,
     }),
@@ -305,6 +467,30 @@ const badQuery = fc
       .map(([id, t]) => `/api/v1/runs/${id}/result?timeoutMs=${t}`),
     longString(1_001, 3_000).map((id) => `/api/v1/runs/${id}`),
     badEncoding.map((b) => `/api/v1/runs/${b}/history`),
+    fc
+      .constantFrom(
+        "since=yesterday",
+        "until=2020-13-45",
+        "since=",
+        "bucketMs=0",
+        "bucketMs=999",
+        "bucketMs=1000",
+        "bucketMs=abc",
+        "bucketMs=-1",
+        "since=2000&until=1000",
+        "since=1000&until=1000",
+        "workflow=",
+      )
+      .map((q) => `/api/v1/stats?${q}`),
+    fc.constantFrom("runId=", `runId=${"r".repeat(201)}`).map((q) => `/api/v1/events?${q}`),
+    fc
+      .tuple(
+        fc.constantFrom("/api/v1/stats", "/api/v1/events", "/api/v1/queues", "/api/v1/schedules"),
+        unknownKey,
+      )
+      .map(([path, k]) => `${path}?${encodeURIComponent(k)}=1`),
+    fc.tuple(missingQueue, unknownKey).map(([q, k]) => `/api/v1/queues/${q}?${encodeURIComponent(k)}=1`),
+    badQueue.map((q) => `/api/v1/queues/${q}`),
   )
   .map((path): Req => ({ kind: "bad query or path", method: "GET", path }));
 
@@ -331,6 +517,45 @@ const missingResource = fc
       path: `/api/v1/workflows/${w}/signal-with-start`,
       body: JSON.stringify({ runId, signal: "go" }),
     })),
+    missingQueue.map((q) => ({ method: "GET", path: `/api/v1/queues/${q}` })),
+    fc.tuple(missingId, fc.nat()).map(([id, leaseToken]) => ({
+      method: "POST",
+      path: `/api/v1/tasks/${id}/heartbeat`,
+      body: JSON.stringify({ leaseToken }),
+    })),
+    fc.tuple(missingId, fc.nat(), fc.jsonValue({ maxDepth: 2 })).map(([id, leaseToken, result]) => ({
+      method: "POST",
+      path: `/api/v1/tasks/${id}/complete`,
+      body: JSON.stringify({ leaseToken, result }),
+    })),
+    fc
+      .tuple(missingId, fc.nat(), fc.string({ maxLength: 30 }), fc.boolean())
+      .map(([id, leaseToken, message, retryable]) => ({
+        method: "POST",
+        path: `/api/v1/tasks/${id}/fail`,
+        body: JSON.stringify({ leaseToken, error: { message, retryable } }),
+      })),
+    fc
+      .tuple(missingId, fc.constantFrom("GET", "DELETE"))
+      .map(([id, method]) => ({ method, path: `/api/v1/schedules/${id}` })),
+    fc
+      .tuple(missingId, fc.constantFrom("pause", "resume", "trigger"))
+      .map(([id, action]) => ({ method: "POST", path: `/api/v1/schedules/${id}/${action}` })),
+    fc.tuple(missingId, fc.jsonValue({ maxDepth: 2 })).map(([w, input]) => ({
+      method: "POST",
+      path: "/api/v1/schedules",
+      body: JSON.stringify({
+        scheduleId: "s-missing",
+        cron: "* * * * *",
+        workflow: decodeURIComponent(w),
+        input,
+      }),
+    })),
+    fc.tuple(knownWorkflow, invalidCron).map(([workflow, cron]) => ({
+      method: "POST",
+      path: "/api/v1/schedules",
+      body: JSON.stringify({ scheduleId: "s-bad-cron", cron, workflow }),
+    })),
   )
   .map(
     (r: { method: string; path: string; body?: string }): Req => ({
@@ -347,9 +572,20 @@ const malformed = fc.oneof(
   { arbitrary: wrongContentType, weight: 3 },
   { arbitrary: oversize, weight: 1 },
   { arbitrary: schemaViolation, weight: 6 },
+  { arbitrary: badLimits, weight: 1 },
   { arbitrary: badQuery, weight: 3 },
   { arbitrary: missingResource, weight: 3 },
 );
+
+/** Whether croner accepts `cron` as an expression. */
+function cronParses(cron: string): boolean {
+  try {
+    new Cron(cron, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Whether fastify's JSON parser would accept `s` (it skips a leading byte order mark). */
 function parses(s: string): boolean {
@@ -398,4 +634,6 @@ test(`${RUNS} malformed requests all get a 4xx with a stable JSON error, and the
   assert.equal((await f.raw.get("/readyz")).status, 200);
   const page = await f.http.list({ limit: 10 });
   assert.deepEqual(page.runs, [], "no malformed request created a run");
+  assert.deepEqual(await f.http.listSchedules(), [], "nor a schedule");
+  assert.deepEqual(await f.http.listQueues(), [], "nor a queue (no poll or limits went through)");
 });

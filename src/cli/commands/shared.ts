@@ -69,3 +69,26 @@ export function runSummary(run: RunRecord) {
     error: run.error ? { name: run.error.name, code: run.error.code, message: run.error.message } : undefined,
   };
 }
+
+/**
+ * commander parser of `--concurrency 4` / `--rate 2.5`: a number, or "none" to remove the limit
+ * (commander turns a parsed null into "", so the sentinel is a string; see limitValue).
+ */
+export function limitOption(integer: boolean) {
+  return (value: string): number | "none" => {
+    if (/^(none|unlimited|off)$/i.test(value.trim())) return "none";
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+      throw new InvalidArgumentError(`expected a ${integer ? "whole " : ""}number above 0, or "none"`);
+    }
+    return n;
+  };
+}
+
+/** A parsed limit option as the API takes it: undefined leaves it, null removes it. */
+export function limitValue(value: number | "none" | undefined): number | null | undefined {
+  return value === "none" ? null : value;
+}
+
+/** The run's summary in jsonl streams and bulk reports. */
+export type RunSummary = ReturnType<typeof runSummary>;

@@ -1,10 +1,11 @@
-// Verbs that read runs: list, describe, show, and result (which with --wait executes, needing --module).
-import { setTimeout as delay } from "node:timers/promises";
+// Verbs that read runs: list, describe, show (--follow), and result (--wait).
 import { Command } from "@commander-js/extra-typings";
 import { DirigentError } from "../../core/errors.js";
-import { isTerminalStatus, type RunRecord } from "../../core/types.js";
-import { historyTable, runDetailText, runListTable } from "../format.js";
-import type { LocalSession } from "../local.js";
+import type { RunRecord } from "../../core/types.js";
+import { followRun } from "../follow.js";
+import { historyTable, runDetailText, runListTable, runSummaryText } from "../format.js";
+import { waitForFinal } from "../session.js";
+import { noteFollowOutcome } from "./progress.js";
 import { type ContextFactory, DEFAULT_WAIT_MS, intOption, runSummary, statusListOption } from "./shared.js";
 
 export function listCommand(makeContext: ContextFactory) {
@@ -16,7 +17,7 @@ export function listCommand(makeContext: ContextFactory) {
     .option("--cursor <cursor>", "continue after the page that returned this cursor")
     .action(async (opts, cmd) => {
       const ctx = makeContext(cmd);
-      const page = await ctx.withReader((s) =>
+      const page = await ctx.withSession("read", "workflow list", (s) =>
         s.client.list({
           status: opts.status,
           workflow: opts.workflow,
@@ -24,11 +25,17 @@ export function listCommand(makeContext: ContextFactory) {
           cursor: opts.cursor,
         }),
       );
-      ctx.out.result(page, () => {
-        if (page.runs.length === 0) return "no runs";
-        const more = page.nextCursor ? `\nmore runs: --cursor ${page.nextCursor}` : "";
-        return runListTable(page.runs) + more;
-      });
+      ctx.out.result(
+        page,
+        () => {
+          if (page.runs.length === 0) return "no runs";
+          const more = page.nextCursor ? `\nmore runs: --cursor ${page.nextCursor}` : "";
+          return runListTable(page.runs) + more;
+        },
+        page.runs,
+      );
+      if (ctx.out.format === "jsonl" && page.nextCursor)
+        ctx.out.note(`more runs: --cursor ${page.nextCursor}`);
     });
 }
 
@@ -38,7 +45,7 @@ export function describeCommand(makeContext: ContextFactory) {
     .argument("<runId>", "run id")
     .action(async (runId, _opts, cmd) => {
       const ctx = makeContext(cmd);
-      const run = await ctx.withReader((s) => s.client.describe(runId));
+      const run = await ctx.withSession("read", "workflow describe", (s) => s.client.describe(runId));
       ctx.out.result(run, () => runDetailText(run));
     });
 }
@@ -47,11 +54,30 @@ export function showCommand(makeContext: ContextFactory) {
   return new Command("show")
     .description("show a run's history: steps, attempts, retries, signals, compensations")
     .argument("<runId>", "run id")
-    .action(async (runId, _opts, cmd) => {
+    .option("--follow", "keep showing new events until the run finishes (Ctrl-C stops following)")
+    .option("--wait-ms <ms>", "with --follow: stop following after this long", intOption(0))
+    .action(async (runId, opts, cmd) => {
       const ctx = makeContext(cmd);
-      const history = await ctx.withReader((s) => s.client.history(runId));
-      ctx.out.result({ run: runSummary(history.run), events: history.events }, () =>
-        historyTable(history.events),
+      if (!opts.follow) {
+        const history = await ctx.withSession("read", "workflow show", (s) => s.client.history(runId));
+        ctx.out.result(
+          { run: runSummary(history.run), events: history.events },
+          () => historyTable(history.events),
+          history.events.map((e) => ({ runId, ...e })),
+        );
+        return;
+      }
+      await ctx.withSession(
+        "read",
+        "workflow show --follow",
+        async (session) => {
+          const followed = await followRun(ctx.out, session, runId, { waitMs: opts.waitMs });
+          const { run, events } = followed;
+          if (ctx.out.format === "json") ctx.out.result({ run: runSummary(run), events }, () => "");
+          else if (ctx.out.format === "table") ctx.out.write(`${runSummaryText(run)}\n`);
+          noteFollowOutcome(ctx, session, followed);
+        },
+        { interruptible: true },
       );
     });
 }
@@ -60,7 +86,7 @@ export function resultCommand(makeContext: ContextFactory) {
   return new Command("result")
     .description("print a finished run's output; a run that failed, was cancelled or terminated is an error")
     .argument("<runId>", "run id")
-    .option("--wait", "execute the run until it finishes (needs --module)")
+    .option("--wait", "wait until the run finishes (local mode: executes it, needs --module)")
     .option(
       "--wait-ms <ms>",
       "with --wait: give up after this long (RESULT_TIMEOUT)",
@@ -70,39 +96,24 @@ export function resultCommand(makeContext: ContextFactory) {
     .action(async (runId, opts, cmd) => {
       const ctx = makeContext(cmd);
       const run = opts.wait
-        ? await ctx.withExecutor("result --wait", (s) => waitForFinish(s, runId, opts.waitMs))
-        : await ctx.withReader((s) => s.client.describe(runId));
-      const output = finalOutput(run);
+        ? await ctx.withSession(
+            "execute",
+            "workflow result --wait",
+            (s) => waitForFinal(s, runId, opts.waitMs),
+            {
+              interruptible: true,
+            },
+          )
+        : await ctx.withSession("read", "workflow result", (s) => s.client.describe(runId));
+      const output = finalOutput(run, ctx.mode === "remote");
       ctx.out.result({ runId: run.runId, status: run.status, output }, () =>
         JSON.stringify(output ?? null, null, 2),
       );
     });
 }
 
-/**
- * Execute until the run is final, polling the database rather than holding engine waiters, so Ctrl-C or
- * the deadline end the wait at once and leave nothing pending.
- */
-async function waitForFinish(session: LocalSession, runId: string, waitMs: number): Promise<RunRecord> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const run = await session.client.describe(runId);
-    if (isTerminalStatus(run.status)) return run;
-    if (session.interrupted.aborted || Date.now() >= deadline) {
-      const why = session.interrupted.aborted ? "was interrupted" : `did not finish within ${waitMs} ms`;
-      throw new DirigentError("RESULT_TIMEOUT", `run "${runId}" ${why} (it is ${run.status})`, {
-        runId,
-        status: run.status,
-      });
-    }
-    await delay(Math.max(1, Math.min(20, deadline - Date.now())), undefined, {
-      signal: session.interrupted,
-    }).catch(() => {});
-  }
-}
-
 /** The output of a completed run; any other status is an error with a stable code. */
-function finalOutput(run: RunRecord): unknown {
+function finalOutput(run: RunRecord, remote: boolean): unknown {
   const details = { runId: run.runId, status: run.status, error: runSummary(run).error };
   const reason = run.error ? `: ${run.error.message}` : "";
   switch (run.status) {
@@ -117,7 +128,7 @@ function finalOutput(run: RunRecord): unknown {
     default:
       throw new DirigentError(
         "RUN_NOT_FINISHED",
-        `run "${run.runId}" is ${run.status}; wait for it with --wait --module <file>`,
+        `run "${run.runId}" is ${run.status}; wait for it with --wait${remote ? "" : " --module <file>"}`,
         details,
       );
   }

@@ -1,9 +1,12 @@
-// Verbs that change runs: start, signal and cancel execute locally (--module); terminate needs no code.
+// Verbs that change runs. In local mode start, signal, cancel and retry execute the runs in this
+// process (--module) until nothing more can happen; with --address the server executes them and the
+// verb returns once the server accepted the change. terminate needs no workflow code in either mode.
 import { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.js";
+import { UsageError } from "../errors.js";
 import { runSummaryText } from "../format.js";
-import type { IdleOutcome } from "../idle.js";
-import type { LocalSession } from "../local.js";
+import type { Session } from "../session.js";
+import { BULK_HELP, bulkAction, hasFilter } from "./bulk.js";
 import { noteProgress } from "./progress.js";
 import {
   type ContextFactory,
@@ -12,32 +15,38 @@ import {
   parseJsonOption,
   readInput,
   runSummary,
+  statusListOption,
 } from "./shared.js";
 
-const WAIT_MS_HELP = "how long to keep executing before stopping (runs left unfinished continue later)";
+const WAIT_MS_HELP =
+  "local mode: how long to keep executing before stopping (runs left unfinished continue later)";
 
 /**
- * Execute until idle (or --wait-ms), stop the engine, then print the run as it stands. Reading the run
- * after the engine stopped reports what the database holds, not a state the engine was about to leave.
+ * Let the run make progress (local mode: execute until idle or --wait-ms, then stop the engine), then
+ * print it as it stands. Reading the run after the engine stopped reports what the database holds,
+ * not a state the engine was about to leave.
  */
-async function executeAndReport(
+export async function settleAndReport(
   ctx: CliContext,
-  session: LocalSession,
+  session: Session,
   runId: string,
   waitMs: number,
   doc: (summary: ReturnType<typeof runSummary>) => object,
   extra: [string, string | undefined][] = [],
 ): Promise<void> {
-  const outcome: IdleOutcome = await session.runUntilIdle(waitMs);
-  await session.stop();
+  const outcome = await session.settle(waitMs);
   const run = await session.client.describe(runId);
-  noteProgress(ctx.out, run, outcome, waitMs);
-  ctx.out.result(doc(runSummary(run)), () => runSummaryText(run, extra));
+  if (outcome !== undefined) noteProgress(ctx.out, run, outcome, waitMs);
+  const requested: [string, string | undefined][] =
+    run.cancelRequested && run.status !== "cancelled" ? [["cancel", "requested"]] : [];
+  ctx.out.result(doc(runSummary(run)), () => runSummaryText(run, [...extra, ...requested]));
 }
 
 export function startCommand(makeContext: ContextFactory) {
   return new Command("start")
-    .description("start a run of a workflow and execute it until it finishes or waits (needs --module)")
+    .description(
+      "start a run of a workflow (local mode: and execute it until it finishes or waits, needs --module)",
+    )
     .argument("<workflow>", "workflow name")
     .option("--input <json>", "workflow input as JSON")
     .option("--input-file <file>", "read the workflow input (JSON) from a file; - reads stdin")
@@ -47,13 +56,13 @@ export function startCommand(makeContext: ContextFactory) {
     .action(async (workflow, opts, cmd) => {
       const ctx = makeContext(cmd);
       const input = readInput(opts);
-      await ctx.withExecutor("start", async (session) => {
+      await ctx.withSession("execute", "workflow start", async (session) => {
         const started = await session.client.start(workflow, input, {
           runId: opts.runId,
           onConflict: opts.failOnConflict ? "fail" : "return",
         });
         const existed = started.created ? undefined : "no (a run with this id already existed)";
-        await executeAndReport(
+        await settleAndReport(
           ctx,
           session,
           started.runId,
@@ -67,7 +76,7 @@ export function startCommand(makeContext: ContextFactory) {
 
 export function signalCommand(makeContext: ContextFactory) {
   return new Command("signal")
-    .description("send a signal to a run and execute it until it finishes or waits (needs --module)")
+    .description("send a signal to a run (local mode: and execute it until it finishes or waits)")
     .argument("<runId>", "run id")
     .argument("<name>", "signal name")
     .option("--payload <json>", "signal payload as JSON")
@@ -75,9 +84,9 @@ export function signalCommand(makeContext: ContextFactory) {
     .action(async (runId, name, opts, cmd) => {
       const ctx = makeContext(cmd);
       const payload = parseJsonOption(opts.payload, "--payload");
-      await ctx.withExecutor("signal", async (session) => {
+      await ctx.withSession("execute", "workflow signal", async (session) => {
         const { signalId } = await session.client.signal(runId, name, payload);
-        await executeAndReport(ctx, session, runId, opts.waitMs, (s) => ({ ...s, signal: name, signalId }), [
+        await settleAndReport(ctx, session, runId, opts.waitMs, (s) => ({ ...s, signal: name, signalId }), [
           ["signal", `${name} (#${signalId})`],
         ]);
       });
@@ -86,29 +95,63 @@ export function signalCommand(makeContext: ContextFactory) {
 
 export function cancelCommand(makeContext: ContextFactory) {
   return new Command("cancel")
-    .description("cancel a run: it stops at its next durable point and compensates (needs --module)")
-    .argument("<runId>", "run id")
+    .description(
+      "cancel a run, or every run a filter selects: each stops at its next durable point and compensates",
+    )
+    .argument("[runId]", "run id (or select runs with --filter-status / --filter-workflow)")
     .option("--wait-ms <ms>", WAIT_MS_HELP, intOption(0), DEFAULT_WAIT_MS)
+    .option("--filter-status <statuses>", BULK_HELP.status, statusListOption)
+    .option("--filter-workflow <name>", BULK_HELP.workflow)
+    .option("--yes", BULK_HELP.yes)
     .action(async (runId, opts, cmd) => {
       const ctx = makeContext(cmd);
-      await ctx.withExecutor("cancel", async (session) => {
+      if (runId === undefined || hasFilter(opts)) {
+        if (runId !== undefined) throw new UsageError("give a run id or --filter-* options, not both");
+        await bulkAction(ctx, "cancel", opts);
+        return;
+      }
+      await ctx.withSession("execute", "workflow cancel", async (session) => {
         await session.client.cancel(runId);
-        await executeAndReport(ctx, session, runId, opts.waitMs, (s) => s);
+        await settleAndReport(ctx, session, runId, opts.waitMs, (s) => s);
       });
     });
 }
 
 export function terminateCommand(makeContext: ContextFactory) {
   return new Command("terminate")
-    .description("end a run at once, without compensation")
-    .argument("<runId>", "run id")
+    .description("end a run, or every run a filter selects, at once, without compensation")
+    .argument("[runId]", "run id (or select runs with --filter-status / --filter-workflow)")
     .option("--reason <text>", "why (recorded as the run's error)")
+    .option("--filter-status <statuses>", BULK_HELP.status, statusListOption)
+    .option("--filter-workflow <name>", BULK_HELP.workflow)
+    .option("--yes", BULK_HELP.yes)
     .action(async (runId, opts, cmd) => {
       const ctx = makeContext(cmd);
-      await ctx.withReader(async (session) => {
+      if (runId === undefined || hasFilter(opts)) {
+        if (runId !== undefined) throw new UsageError("give a run id or --filter-* options, not both");
+        await bulkAction(ctx, "terminate", opts);
+        return;
+      }
+      await ctx.withSession("read", "workflow terminate", async (session) => {
         await session.client.terminate(runId, opts.reason);
         const run = await session.client.describe(runId);
         ctx.out.result(runSummary(run), () => runSummaryText(run));
+      });
+    });
+}
+
+export function retryCommand(makeContext: ContextFactory) {
+  return new Command("retry")
+    .description(
+      "put a failed run back to work from its failed step (local mode: and execute it, needs --module)",
+    )
+    .argument("<runId>", "run id")
+    .option("--wait-ms <ms>", WAIT_MS_HELP, intOption(0), DEFAULT_WAIT_MS)
+    .action(async (runId, opts, cmd) => {
+      const ctx = makeContext(cmd);
+      await ctx.withSession("execute", "workflow retry", async (session) => {
+        await session.client.retry(runId);
+        await settleAndReport(ctx, session, runId, opts.waitMs, (s) => s);
       });
     });
 }

@@ -1,18 +1,27 @@
 import { Command } from "@commander-js/extra-typings";
+import { executeCommand } from "./execute.js";
 import type { ContextFactory } from "./shared.js";
 import { describeCommand, listCommand, resultCommand, showCommand } from "./workflow-read.js";
-import { cancelCommand, signalCommand, startCommand, terminateCommand } from "./workflow-write.js";
+import {
+  cancelCommand,
+  retryCommand,
+  signalCommand,
+  startCommand,
+  terminateCommand,
+} from "./workflow-write.js";
 
-/** `dirigent workflow <verb>`: runs of workflows in the local database. */
+/** `dirigent workflow <verb>`: runs of workflows, on a server or in a local database. */
 export function workflowCommand(makeContext: ContextFactory) {
   return new Command("workflow")
-    .description("start, inspect and control runs in the local database")
+    .description("start, follow, inspect and control runs")
     .addCommand(startCommand(makeContext))
+    .addCommand(executeCommand(makeContext))
     .addCommand(listCommand(makeContext))
     .addCommand(describeCommand(makeContext))
     .addCommand(showCommand(makeContext))
     .addCommand(resultCommand(makeContext))
     .addCommand(signalCommand(makeContext))
     .addCommand(cancelCommand(makeContext))
-    .addCommand(terminateCommand(makeContext));
+    .addCommand(terminateCommand(makeContext))
+    .addCommand(retryCommand(makeContext));
 }

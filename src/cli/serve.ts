@@ -1,0 +1,128 @@
+// What `dirigent server` and `dirigent dev` share: configuration from flags, starting the server with a
+// clear error for a busy port, finding out whether the dashboard is served, and the address banner.
+import { request } from "node:http";
+import { DirigentError } from "../core/errors.js";
+import type { WorkflowDefinition } from "../runtime/workflow.js";
+import type { ServerConfig } from "../server/config.js";
+import type { RunningServer, StartServerOptions } from "../server/start.js";
+import type { CliContext } from "./context.js";
+import { UsageError } from "./errors.js";
+
+/** The server flags of `dirigent server` and `dirigent dev` (strings: the config validates them). */
+export interface ServeFlags {
+  port?: string;
+  host?: string;
+  config?: string;
+  logLevel?: string;
+  shutdownGraceMs?: string;
+}
+
+export const SERVE_HELP = {
+  port: "TCP port, 0 picks a free one (env DIRIGENT_PORT; default 7070)",
+  host: "interface to listen on (env DIRIGENT_HOST; default 127.0.0.1)",
+  config: "JSON or YAML file of settings (env DIRIGENT_CONFIG); flags, then env, then file",
+  logLevel:
+    "request and engine logs: silent, fatal, error, warn, info, debug, trace (env DIRIGENT_LOG_LEVEL)",
+  shutdownGraceMs:
+    "on SIGTERM, how long runs in flight get to reach a durable point (env DIRIGENT_SHUTDOWN_GRACE_MS)",
+};
+
+/** Resolve and validate the server's configuration: flags > DIRIGENT_* env > config file > defaults. */
+export async function serverConfig(
+  ctx: CliContext,
+  flags: ServeFlags,
+  env: NodeJS.ProcessEnv = ctx.env,
+): Promise<ServerConfig> {
+  if (ctx.globals.address !== undefined) {
+    throw new UsageError(
+      "--address names a server to talk to; choose where this one listens with --host/--port",
+    );
+  }
+  const { resolveServerConfig } = await import("../server/config.js");
+  return resolveServerConfig({
+    flags: {
+      databaseUrl: ctx.databaseOption,
+      port: flags.port,
+      host: flags.host,
+      logLevel: flags.logLevel,
+      shutdownGraceMs: flags.shutdownGraceMs,
+      config: flags.config,
+    },
+    env,
+  });
+}
+
+/**
+ * Start the server; a port in use is a clear error, or (when `fallbackToFreePort`) a reason to take
+ * any free port instead.
+ */
+export async function listen(
+  config: ServerConfig,
+  workflows: WorkflowDefinition[],
+  options: Pick<StartServerOptions, "handleSignals"> & {
+    fallbackToFreePort?: boolean;
+    onFallback?: () => void;
+  },
+): Promise<RunningServer> {
+  const { startServer } = await import("../server/start.js");
+  try {
+    return await startServer({ ...config, workflows, handleSignals: options.handleSignals });
+  } catch (error) {
+    if ((error as { code?: string }).code !== "EADDRINUSE") throw error;
+    if (options.fallbackToFreePort) {
+      options.onFallback?.();
+      return startServer({ ...config, port: 0, workflows, handleSignals: options.handleSignals });
+    }
+    throw new DirigentError(
+      "INVALID_OPTIONS",
+      `port ${config.port} on ${config.host} is in use: choose another with --port or DIRIGENT_PORT (0 picks a free one)`,
+      { port: config.port, host: config.host },
+    );
+  }
+}
+
+/** Whether the server answers GET / with a page: the dashboard is built and served. */
+export function servesDashboard(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(`${url}/`, { method: "GET", agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200 && String(res.headers["content-type"]).includes("text/html"));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+    req.end();
+  });
+}
+
+/** Where things are, for the banner and for `-o json`. */
+export interface ServerAddresses {
+  url: string;
+  api: string;
+  docs: string;
+  /** Undefined when the dashboard is not built. */
+  dashboard?: string;
+  health: string;
+  database: string;
+}
+
+export async function addressesOf(server: RunningServer): Promise<ServerAddresses> {
+  return {
+    url: server.url,
+    api: `${server.url}/api/v1`,
+    docs: `${server.url}/docs`,
+    dashboard: (await servesDashboard(server.url)) ? `${server.url}/` : undefined,
+    health: `${server.url}/healthz`,
+    database: server.config.databaseUrl,
+  };
+}
+
+export const DASHBOARD_MISSING = "not built (npm run build:dashboard)";
+
+/** `place-order@1, greet@2` */
+export function workflowNames(server: RunningServer): string[] {
+  // Internal workflows (dirigent.*) are the engine's own business.
+  return server.engine.registry
+    .list()
+    .filter((w) => !w.name.startsWith("dirigent."))
+    .map((w) => `${w.name}@${w.latest}`);
+}
