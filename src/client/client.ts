@@ -1,9 +1,27 @@
 import type { HistoryEvent, RunHistory } from "../core/history.js";
-import type { QueueInfo, RunFilter, RunPage, RunRecord, RunStats, ScheduleRecord } from "../core/types.js";
+import type {
+  DefinitionRecord,
+  QueueInfo,
+  RunFilter,
+  RunPage,
+  RunRecord,
+  RunStats,
+  ScheduleRecord,
+} from "../core/types.js";
+import type { DefinitionGraph } from "../dsl/graph.js";
 import type { ScheduleSpec } from "../runtime/schedules.js";
 
 export type { StartOptions, StartResult } from "../runtime/engine.js";
-export type { HistoryEvent, QueueInfo, RunHistory, RunStats, ScheduleRecord, ScheduleSpec };
+export type {
+  DefinitionGraph,
+  DefinitionRecord,
+  HistoryEvent,
+  QueueInfo,
+  RunHistory,
+  RunStats,
+  ScheduleRecord,
+  ScheduleSpec,
+};
 
 import type { StartOptions, StartResult } from "../runtime/engine.js";
 
@@ -58,6 +76,19 @@ export interface DirigentClient {
     queue: string,
     limits: { concurrency?: number | null; ratePerSecond?: number | null },
   ): Promise<void>;
+
+  /**
+   * Deploy a declarative (YAML/JSON) definition as the next version of its name; deploying the same
+   * text again changes nothing (created false). INVALID_DEFINITION names file, line, column and path.
+   */
+  deployDefinition(
+    source: string,
+    options?: { file?: string; format?: "yaml" | "json" },
+  ): Promise<{ name: string; version: number; created: boolean; graph: DefinitionGraph }>;
+  /** Every stored definition version, without sources. */
+  listDefinitions(): Promise<Omit<DefinitionRecord, "source">[]>;
+  /** A definition (latest version unless given) with its source and graph; DEFINITION_NOT_FOUND if absent. */
+  getDefinition(name: string, version?: number): Promise<DefinitionRecord & { graph: DefinitionGraph }>;
 
   createSchedule(spec: ScheduleSpec): Promise<ScheduleRecord>;
   listSchedules(): Promise<ScheduleRecord[]>;

@@ -1,6 +1,7 @@
 import { Agent, request } from "undici";
 import { DirigentError, type ErrorCode } from "../core/errors.js";
 import {
+  type DefinitionRecord,
   isTerminalStatus,
   type QueueInfo,
   type RunFilter,
@@ -9,6 +10,7 @@ import {
   type RunStats,
   type ScheduleRecord,
 } from "../core/types.js";
+import type { DefinitionGraph } from "../dsl/graph.js";
 import type {
   DirigentClient,
   RunHistory,
@@ -158,6 +160,24 @@ export class HttpClient implements DirigentClient {
     limits: { concurrency?: number | null; ratePerSecond?: number | null },
   ) {
     await this.call("PUT", `/queues/${enc(queue)}/limits`, { body: limits });
+  }
+
+  deployDefinition(
+    source: string,
+    options: { file?: string; format?: "yaml" | "json" } = {},
+  ): Promise<{ name: string; version: number; created: boolean; graph: DefinitionGraph }> {
+    return this.call("POST", "/definitions", { body: { source, ...options } });
+  }
+
+  listDefinitions(): Promise<Omit<DefinitionRecord, "source">[]> {
+    return this.call<{ definitions: Omit<DefinitionRecord, "source">[] }>("GET", "/definitions").then(
+      (r) => r.definitions,
+    );
+  }
+
+  getDefinition(name: string, version?: number): Promise<DefinitionRecord & { graph: DefinitionGraph }> {
+    const qs = version === undefined ? "" : `?version=${version}`;
+    return this.call("GET", `/definitions/${enc(name)}${qs}`);
   }
 
   createSchedule(spec: ScheduleSpec): Promise<ScheduleRecord> {

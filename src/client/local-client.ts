@@ -1,6 +1,16 @@
 import { DirigentError } from "../core/errors.js";
 import { buildHistory, type RunHistory } from "../core/history.js";
-import type { QueueInfo, RunFilter, RunPage, RunRecord, RunStats, ScheduleRecord } from "../core/types.js";
+import type {
+  DefinitionRecord,
+  QueueInfo,
+  RunFilter,
+  RunPage,
+  RunRecord,
+  RunStats,
+  ScheduleRecord,
+} from "../core/types.js";
+import type { DefinitionGraph } from "../dsl/graph.js";
+import { type DslEngineOptions, deployDefinition, getDefinition, listDefinitions } from "../dsl/registry.js";
 import type { Engine } from "../runtime/engine.js";
 import type {
   DirigentClient,
@@ -20,7 +30,32 @@ export const MAX_STATS_BUCKETS = 1_000;
 
 /** The client API served by an engine in this process. */
 export class LocalClient implements DirigentClient {
-  constructor(readonly engine: Engine) {}
+  /** `dsl`: secrets and expression limits of declarative definitions deployed through this client. */
+  constructor(
+    readonly engine: Engine,
+    private readonly options: { dsl?: DslEngineOptions } = {},
+  ) {}
+
+  async deployDefinition(
+    source: string,
+    options: { file?: string; format?: "yaml" | "json" } = {},
+  ): Promise<{ name: string; version: number; created: boolean; graph: DefinitionGraph }> {
+    if (typeof source !== "string")
+      throw new DirigentError("INVALID_ARGUMENT", "a definition's source must be text");
+    const { name, version, created, graph } = await deployDefinition(this.engine, source, {
+      ...this.options.dsl,
+      ...options,
+    });
+    return { name, version, created, graph };
+  }
+
+  listDefinitions(): Promise<Omit<DefinitionRecord, "source">[]> {
+    return listDefinitions(this.engine.store);
+  }
+
+  getDefinition(name: string, version?: number): Promise<DefinitionRecord & { graph: DefinitionGraph }> {
+    return getDefinition(this.engine.store, name, version);
+  }
 
   start(workflow: string, input?: unknown, options?: StartOptions): Promise<StartResult> {
     return this.engine.startRun(workflow, input, options);

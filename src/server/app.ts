@@ -12,6 +12,7 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
 import type { Engine } from "../runtime/engine.js";
 import { sendError } from "./errors.js";
 import { finishOpenApiDocument } from "./openapi.js";
+import { registerDefinitionRoutes } from "./routes/definitions.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerQueueRoutes } from "./routes/queues.js";
@@ -146,6 +147,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
     async (scope) => {
       const api = scope as unknown as ZodApp;
       registerWorkflowRoutes(api, state);
+      registerDefinitionRoutes(api, state);
       registerRunRoutes(api, state);
       registerQueueRoutes(api, state);
       registerScheduleRoutes(api, state);

@@ -493,3 +493,36 @@ export const RunStatsSchema = z
 export const EventsQuery = z.strictObject({
   runId: name("only events of this run").optional(),
 });
+
+// ---- declarative definitions ----------------------------------------------------------------------
+
+export const DefinitionBody = z.strictObject({
+  source: z.string().min(1).max(1_000_000).describe("the YAML or JSON text of the definition"),
+  file: z.string().max(500).optional().describe("a file name to name in validation errors"),
+  format: z.enum(["yaml", "json"]).optional().describe("default: from the file name, else YAML"),
+});
+export const DefinitionParams = z.strictObject({ name: name("definition name") });
+export const DefinitionQuery = z.strictObject({
+  version: z.coerce.number().int().min(1).optional().describe("a stored version (default: the latest)"),
+});
+const GraphSchema = z.object({
+  name: z.string(),
+  nodes: z.array(z.object({ id: z.string(), kind: z.string(), label: z.string() })),
+  edges: z.array(z.object({ from: z.string(), to: z.string(), label: z.string().optional() })),
+});
+export const DeployResultSchema = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  created: z.boolean().describe("false when the latest version already had exactly this source"),
+  graph: GraphSchema,
+});
+const DefinitionSummarySchema = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  format: z.enum(["yaml", "json"]),
+  checksum: z.string(),
+  createdAt: epochMs,
+});
+export const DefinitionListSchema = z.object({ definitions: z.array(DefinitionSummarySchema) });
+export const DefinitionSchema = DefinitionSummarySchema.extend({ source: z.string(), graph: GraphSchema });
+export { GraphSchema };

@@ -5,6 +5,8 @@ import closeWithGrace from "close-with-grace";
 import type { FastifyInstance } from "fastify";
 import { LocalClient } from "../client/local-client.js";
 import { DirigentError, isDirigentError } from "../core/errors.js";
+import { loadDefinitions } from "../dsl/registry.js";
+import { combineSecrets, secretsFromEnv, secretsFromFile } from "../dsl/secrets.js";
 import { createEngine, type Engine } from "../runtime/engine.js";
 import type { EngineOptions } from "../runtime/options.js";
 import type { WorkflowDefinition } from "../runtime/workflow.js";
@@ -14,6 +16,8 @@ import { buildServer, startDraining } from "./app.js";
 import { type ConfigInput, parseDatabaseUrl, type ServerConfig, validateServerConfig } from "./config.js";
 
 export interface StartServerOptions extends Partial<ServerConfig> {
+  /** Environment for secrets (DIRIGENT_SECRET_<NAME>, DIRIGENT_SECRETS_FILE); default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** Workflows this node executes (the CLI loads them from --module; `dirigent dev` adds the examples). */
   workflows?: WorkflowDefinition[];
   /** Further engine options (nodeId, leaseMs, maxConcurrentRuns, ...). */
@@ -54,8 +58,22 @@ export interface RunningServer {
  * const server = await startServer({ ...config, workflows: [placeOrder] });
  * console.log(`listening on ${server.url}`);
  */
+function serverSecrets(env: NodeJS.ProcessEnv) {
+  const fromEnv = secretsFromEnv(env);
+  return env.DIRIGENT_SECRETS_FILE
+    ? combineSecrets(secretsFromFile(env.DIRIGENT_SECRETS_FILE), fromEnv)
+    : fromEnv;
+}
+
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
-  const { workflows = [], engineOptions = {}, handleSignals = true, dashboardDir, ...settings } = options;
+  const {
+    workflows = [],
+    engineOptions = {},
+    handleSignals = true,
+    dashboardDir,
+    env,
+    ...settings
+  } = options;
   const config = validateServerConfig(settings as ConfigInput);
   const store = await openStore(config.databaseUrl);
   let engine: Engine | undefined;
@@ -63,8 +81,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   let app: FastifyInstance | undefined;
   try {
     engine = createEngine({ ...engineOptions, store, workflows });
+    // Every stored version of every declarative definition is registered before the engine claims
+    // anything, so a run resumed at start-up finds the version it started on. Secrets come from
+    // DIRIGENT_SECRET_<NAME> (and DIRIGENT_SECRETS_FILE): read here, at start-up, and nowhere else.
+    const dsl = { secrets: serverSecrets(env ?? process.env) };
+    await loadDefinitions(engine, dsl);
     await engine.start();
-    client = new LocalClient(engine);
+    client = new LocalClient(engine, { dsl });
     const logger = config.logLevel === "silent" ? false : { level: config.logLevel };
     app = buildServer({ client, engine, logger, maxBodyBytes: config.maxBodyBytes, dashboardDir });
     const log = app.log;

@@ -1,7 +1,9 @@
 // Verbs that change runs. In local mode start, signal, cancel and retry execute the runs in this
 // process (--module) until nothing more can happen; with --address the server executes them and the
 // verb returns once the server accepted the change. terminate needs no workflow code in either mode.
+import { readFileSync } from "node:fs";
 import { Command } from "@commander-js/extra-typings";
+import { DirigentError } from "../../core/errors.js";
 import type { CliContext } from "../context.js";
 import { UsageError } from "../errors.js";
 import { runSummaryText } from "../format.js";
@@ -152,6 +154,33 @@ export function retryCommand(makeContext: ContextFactory) {
       await ctx.withSession("execute", "workflow retry", async (session) => {
         await session.client.retry(runId);
         await settleAndReport(ctx, session, runId, opts.waitMs, (s) => s);
+      });
+    });
+}
+
+export function deployCommand(makeContext: ContextFactory) {
+  return new Command("deploy")
+    .description("deploy a YAML/JSON workflow definition as its next version (runs going keep theirs)")
+    .argument("<file>", "the definition file (.yaml, .yml or .json)")
+    .action(async (file, _opts, cmd) => {
+      const ctx = makeContext(cmd);
+      let source: string;
+      try {
+        source = readFileSync(file, "utf8");
+      } catch (err) {
+        throw new DirigentError("DEFINITION_NOT_FOUND", `cannot read ${file}: ${(err as Error).message}`, {
+          file,
+        });
+      }
+      const format = /\.json$/i.test(file) ? ("json" as const) : ("yaml" as const);
+      await ctx.withSession("read", "workflow deploy", async (session) => {
+        const r = await session.client.deployDefinition(source, { file, format });
+        const doc = { name: r.name, version: r.version, created: r.created, steps: r.graph.nodes.length };
+        ctx.out.result(doc, () =>
+          r.created
+            ? `deployed ${r.name} version ${r.version}`
+            : `${r.name} version ${r.version} already has exactly this source: nothing deployed`,
+        );
       });
     });
 }

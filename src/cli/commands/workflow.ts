@@ -4,6 +4,7 @@ import type { ContextFactory } from "./shared.js";
 import { describeCommand, listCommand, resultCommand, showCommand } from "./workflow-read.js";
 import {
   cancelCommand,
+  deployCommand,
   retryCommand,
   signalCommand,
   startCommand,
@@ -15,6 +16,7 @@ export function workflowCommand(makeContext: ContextFactory) {
   return new Command("workflow")
     .description("start, follow, inspect and control runs")
     .addCommand(startCommand(makeContext))
+    .addCommand(deployCommand(makeContext))
     .addCommand(executeCommand(makeContext))
     .addCommand(listCommand(makeContext))
     .addCommand(describeCommand(makeContext))
