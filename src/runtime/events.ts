@@ -63,7 +63,11 @@ export class EngineEvents {
   }
 
   has(event: keyof EngineEventMap): boolean {
-    return (this.listeners.get(event)?.size ?? 0) > 0;
+    return this.listenerCount(event) > 0;
+  }
+
+  listenerCount(event: keyof EngineEventMap): number {
+    return this.listeners.get(event)?.size ?? 0;
   }
 
   emit<K extends keyof EngineEventMap>(event: K, payload: EngineEventMap[K]): void {

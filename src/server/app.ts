@@ -9,12 +9,15 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { DirigentClient } from "../client/client.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
+import type { DirigentAlerts } from "../observability/alerts/alerts.js";
+import type { DirigentMetrics } from "../observability/metrics.js";
 import type { Engine } from "../runtime/engine.js";
 import { sendError } from "./errors.js";
 import { finishOpenApiDocument } from "./openapi.js";
 import { registerDefinitionRoutes } from "./routes/definitions.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
+import { registerAlertRoutes, registerMetricsRoute } from "./routes/observability.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerScheduleRoutes } from "./routes/schedules.js";
@@ -39,6 +42,10 @@ export interface BuildServerOptions {
    * repository when it has been built; false serves none.
    */
   dashboardDir?: string | false;
+  /** Prometheus metrics to serve at /metrics. */
+  metrics?: DirigentMetrics;
+  /** Alerts to list at /api/v1/alerts. */
+  alerts?: DirigentAlerts;
 }
 
 /** Where `npm run build` in dashboard/ puts the dashboard. */
@@ -142,6 +149,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
     const api = root as unknown as ZodApp;
     api.get("/openapi.json", { schema: { hide: true } }, async () => api.swagger());
     registerHealthRoutes(api, state);
+    if (options.metrics) registerMetricsRoute(api, options.metrics);
   });
   app.register(
     async (scope) => {
@@ -153,6 +161,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
       registerScheduleRoutes(api, state);
       registerStatsRoutes(api, state);
       registerEventRoutes(api, state);
+      registerAlertRoutes(api, options.alerts);
     },
     { prefix: "/api/v1" },
   );

@@ -7,6 +7,10 @@ import { LocalClient } from "../client/local-client.js";
 import { DirigentError, isDirigentError } from "../core/errors.js";
 import { loadDefinitions } from "../dsl/registry.js";
 import { combineSecrets, secretsFromEnv, secretsFromFile } from "../dsl/secrets.js";
+import type { AlertsConfig } from "../observability/alerts/rules.js";
+import { attachObservability, type Observability } from "../observability/observability.js";
+import { createTracing } from "../observability/tracing.js";
+import { tracingOptionsFromEnv } from "../observability/tracing-env.js";
 import { createEngine, type Engine } from "../runtime/engine.js";
 import type { EngineOptions } from "../runtime/options.js";
 import type { WorkflowDefinition } from "../runtime/workflow.js";
@@ -16,7 +20,9 @@ import { buildServer, startDraining } from "./app.js";
 import { type ConfigInput, parseDatabaseUrl, type ServerConfig, validateServerConfig } from "./config.js";
 
 export interface StartServerOptions extends Partial<ServerConfig> {
-  /** Environment for secrets (DIRIGENT_SECRET_<NAME>, DIRIGENT_SECRETS_FILE); default process.env. */
+  /** Alert rules and webhooks (see docs/observability.md); none by default. */
+  alerts?: AlertsConfig;
+  /** Environment for secrets (DIRIGENT_SECRET_<NAME>, DIRIGENT_SECRETS_FILE) and OTEL_*; default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Workflows this node executes (the CLI loads them from --module; `dirigent dev` adds the examples). */
   workflows?: WorkflowDefinition[];
@@ -72,6 +78,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     handleSignals = true,
     dashboardDir,
     env,
+    alerts,
     ...settings
   } = options;
   const config = validateServerConfig(settings as ConfigInput);
@@ -79,8 +86,20 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   let engine: Engine | undefined;
   let client: LocalClient | undefined;
   let app: FastifyInstance | undefined;
+  let observability: Observability | undefined;
   try {
-    engine = createEngine({ ...engineOptions, store, workflows });
+    // Tracing is configured by the standard OTEL_* variables and off unless they name an exporter; it
+    // exists before the engine so that outgoing calls and tasks carry the run's trace.
+    const tracing = createTracing(
+      tracingOptionsFromEnv(env ?? process.env, { serviceName: "dirigent" }) ?? {},
+    );
+    engine = createEngine({
+      ...engineOptions,
+      store,
+      workflows,
+      ...(tracing.enabled ? { traceparent: tracing.traceparentFor } : {}),
+    });
+    observability = attachObservability(engine, { tracing, alerts });
     // Every stored version of every declarative definition is registered before the engine claims
     // anything, so a run resumed at start-up finds the version it started on. Secrets come from
     // DIRIGENT_SECRET_<NAME> (and DIRIGENT_SECRETS_FILE): read here, at start-up, and nowhere else.
@@ -89,19 +108,28 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     await engine.start();
     client = new LocalClient(engine, { dsl });
     const logger = config.logLevel === "silent" ? false : { level: config.logLevel };
-    app = buildServer({ client, engine, logger, maxBodyBytes: config.maxBodyBytes, dashboardDir });
+    app = buildServer({
+      client,
+      engine,
+      logger,
+      maxBodyBytes: config.maxBodyBytes,
+      dashboardDir,
+      metrics: observability.metrics,
+      alerts: observability.alerts,
+    });
     const log = app.log;
     engine.events.on("engine:error", ({ error, context }) => log.error({ err: error }, context));
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app?.close().catch(() => {});
     await engine?.stop({ graceMs: 0 }).catch(() => {});
+    await observability?.close().catch(() => {});
     await store.close().catch(() => {});
     throw error;
   }
   const port = (app.server.address() as AddressInfo).port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const running = { app, engine, store };
+  const running = { app, engine, store, observability };
 
   let closing: Promise<void> | undefined;
   let signals: ReturnType<typeof closeWithGrace> | undefined;
@@ -111,6 +139,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       try {
         await running.engine.stop({ graceMs: config.shutdownGraceMs });
       } finally {
+        await running.observability?.close().catch(() => {});
         await running.app.close();
         await running.store.close();
       }

@@ -412,6 +412,12 @@ describe("health and documents", () => {
       ["post", "/api/v1/schedules/{id}/trigger"],
       ["get", "/api/v1/stats"],
       ["get", "/api/v1/events"],
+      ["get", "/api/v1/alerts"],
+      ["get", "/metrics"],
+      ["post", "/api/v1/definitions"],
+      ["get", "/api/v1/definitions"],
+      ["get", "/api/v1/definitions/{name}"],
+      ["get", "/api/v1/workflows/{name}/graph"],
     ];
     const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
       ([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`),

@@ -1,0 +1,267 @@
+import { ROOT_CONTEXT, type SpanContext, TraceFlags, trace } from "@opentelemetry/api";
+import { OTLPTraceExporter as OtlpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OtlpProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  SamplingDecision,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler,
+} from "@opentelemetry/sdk-trace-base";
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import { z } from "zod";
+import { DirigentError } from "../core/errors.js";
+import type { Engine } from "../runtime/engine.js";
+import type { OutgoingCall } from "../runtime/events.js";
+import { observeHttpCalls } from "./http-calls.js";
+import { RunIdGenerator } from "./id-generator.js";
+import { formatTraceparent, runRootSpanContext } from "./trace-context.js";
+import { RunSpans } from "./tracing-spans.js";
+
+/** Where spans go: an OTLP/HTTP endpoint (the full URL, e.g. `http://collector:4318/v1/traces`). */
+export interface OtlpExporterOptions {
+  url: string;
+  /** OTLP encoding: "http/protobuf" (the OTLP default) or "http/json". */
+  protocol?: "http/protobuf" | "http/json";
+  headers?: Record<string, string>;
+  /** Per export request (default 10 s). */
+  timeoutMs?: number;
+}
+
+export interface TracingOptions {
+  /** `service.name` of the spans (default "dirigent"). */
+  serviceName?: string;
+  serviceVersion?: string;
+  /** More resource attributes (e.g. `deployment.environment`). */
+  resourceAttributes?: Record<string, string>;
+  /** Where spans go. Without an exporter tracing is off: no spans, no headers, no cost. */
+  exporter?: OtlpExporterOptions | SpanExporter | "console";
+  /** Batching (the default, with OpenTelemetry's defaults) or `false` to export each span at once. */
+  batch?:
+    | {
+        scheduleDelayMs?: number;
+        maxQueueSize?: number;
+        maxExportBatchSize?: number;
+        exportTimeoutMs?: number;
+      }
+    | false;
+  /** Share of runs traced, 0..1 (default 1). Decided per run from its trace id: all of a run or none. */
+  sampleRatio?: number;
+  /** Mixed into the trace ids derived from run ids; set it per deployment sharing one backend. */
+  traceNamespace?: string;
+  /** Add `traceparent` to HTTP calls made by step attempts (ctx.http) through undici (default true). */
+  propagateHttp?: boolean;
+}
+
+/** What `createTracing` returns. */
+export interface DirigentTracing {
+  /** False when no exporter was configured: every method is then a cheap no-op. */
+  readonly enabled: boolean;
+  /** Write spans for this engine's runs and step attempts; returns the detach function. */
+  attach(engine: Engine): () => void;
+  /**
+   * The W3C traceparent for a step's outgoing call: the attempt's span for an HTTP call, a new
+   * PRODUCER span for a task (handed to the worker). The engine option `traceparent`:
+   * `createEngine({ store, traceparent: tracing.traceparentFor })` (it needs no binding).
+   */
+  traceparentFor(call: OutgoingCall): string | undefined;
+  /** The trace id of a run (undefined when tracing is off). */
+  traceIdOf(runId: string): string | undefined;
+  /** The span id of the attempt of step `seq` in flight, or of the one that just ended (for logs). */
+  spanIdOf(runId: string, seq: number): string | undefined;
+  /** Export every finished span now. */
+  forceFlush(): Promise<void>;
+  /** End spans still open (as abandoned), export, and stop. */
+  shutdown(): Promise<void>;
+}
+
+const optionsSchema = z
+  .object({
+    serviceName: z.string().min(1).optional(),
+    serviceVersion: z.string().optional(),
+    resourceAttributes: z.record(z.string(), z.string()).optional(),
+    exporter: z
+      .union([
+        z.literal("console"),
+        z
+          .object({
+            url: z.url(),
+            protocol: z.enum(["http/protobuf", "http/json"]).optional(),
+            headers: z.record(z.string(), z.string()).optional(),
+            timeoutMs: z.number().int().positive().optional(),
+          })
+          .strict(),
+        z.custom<SpanExporter>((v) => typeof (v as SpanExporter)?.export === "function"),
+      ])
+      .optional(),
+    batch: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            scheduleDelayMs: z.number().int().min(0).optional(),
+            maxQueueSize: z.number().int().positive().optional(),
+            maxExportBatchSize: z.number().int().positive().optional(),
+            exportTimeoutMs: z.number().int().positive().optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
+    sampleRatio: z.number().min(0).max(1).optional(),
+    traceNamespace: z.string().optional(),
+    propagateHttp: z.boolean().optional(),
+  })
+  .strict();
+
+/**
+ * Tracing with OpenTelemetry: one trace per run (its id derived from the run id, so a run resumed on
+ * another node after a crash continues the same trace), a root span per run, a span per claim of the
+ * run by a node, and a span per step attempt carrying `dirigent.run_id`, `dirigent.workflow`,
+ * `dirigent.step` and `dirigent.attempt`. Outgoing HTTP calls of step attempts carry the attempt's
+ * W3C `traceparent`; tasks get one for their worker through `traceparentFor`. Library code: options
+ * only; the entry point turns `OTEL_*` variables into options with `tracingOptionsFromEnv`.
+ *
+ * @example
+ * const tracing = createTracing({ serviceName: "orders", exporter: { url: "http://otel:4318/v1/traces" } });
+ * tracing.attach(engine);
+ * // ... on shutdown, after engine.stop():
+ * await tracing.shutdown();
+ */
+export function createTracing(options: TracingOptions = {}): DirigentTracing {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`);
+    throw new DirigentError("INVALID_OPTIONS", `invalid tracing options: ${issues.join("; ")}`, { issues });
+  }
+  if (!options.exporter) return DISABLED;
+  return new EngineTracing(options);
+}
+
+const DISABLED: DirigentTracing = {
+  enabled: false,
+  attach: () => () => {},
+  traceparentFor: () => undefined,
+  traceIdOf: () => undefined,
+  spanIdOf: () => undefined,
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
+
+class EngineTracing implements DirigentTracing {
+  readonly enabled = true;
+  private readonly provider: BasicTracerProvider;
+  private readonly spans: RunSpans;
+  private readonly namespace: string;
+  private readonly rootSampler: TraceIdRatioBasedSampler | undefined;
+  private readonly detachers = new Set<() => void>();
+  private stopped = false;
+
+  constructor(options: TracingOptions) {
+    this.namespace = options.traceNamespace ?? "";
+    const ratio = options.sampleRatio ?? 1;
+    this.rootSampler = ratio < 1 ? new TraceIdRatioBasedSampler(ratio) : undefined;
+    const ids = new RunIdGenerator();
+    this.provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({
+        ...options.resourceAttributes,
+        [ATTR_SERVICE_NAME]: options.serviceName ?? "dirigent",
+        ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
+      }),
+      sampler: new ParentBasedSampler({ root: this.rootSampler ?? new TraceIdRatioBasedSampler(1) }),
+      idGenerator: ids,
+      spanProcessors: [processorFor(options)],
+    });
+    const tracer = this.provider.getTracer("dirigent");
+    this.spans = new RunSpans(tracer, ids, (runId) => this.deriveRoot(runId));
+    if (options.propagateHttp !== false) {
+      this.detachers.add(
+        observeHttpCalls({
+          onCreate: (call) => {
+            if (call.hasTraceparent || !call.idempotencyKey) return;
+            const span = this.spans.attemptSpanByKey(call.idempotencyKey);
+            const header = span && formatTraceparent(span);
+            if (header) call.addHeader("traceparent", header);
+          },
+        }),
+      );
+    }
+  }
+
+  attach(engine: Engine): () => void {
+    if (this.stopped) return () => {};
+    const detach = this.spans.listen(engine);
+    this.detachers.add(detach);
+    return () => {
+      this.detachers.delete(detach);
+      detach();
+    };
+  }
+
+  // An arrow property, so it can be handed over unbound: createEngine({ traceparent: tracing.traceparentFor }).
+  readonly traceparentFor = (call: OutgoingCall): string | undefined => {
+    if (this.stopped) return undefined;
+    const span: SpanContext | undefined =
+      call.kind === "task" ? this.spans.taskSpan(call) : this.spans.attemptSpan(call.runId, call.seq);
+    return formatTraceparent(span ?? trace.getSpanContext(this.spans.rootContext(call.runId))!);
+  };
+
+  traceIdOf(runId: string): string {
+    return this.spans.traceIdOf(runId);
+  }
+
+  spanIdOf(runId: string, seq: number): string | undefined {
+    return this.spans.attemptSpanId(runId, seq);
+  }
+
+  async forceFlush(): Promise<void> {
+    await this.spans.settled();
+    await this.provider.forceFlush();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const detach of [...this.detachers]) detach();
+    this.detachers.clear();
+    this.spans.endAll("shutdown");
+    await this.spans.settled();
+    await this.provider.shutdown();
+  }
+
+  /** The root span context of a run, derived from the run id (no shared state), and sampled or not. */
+  private deriveRoot(runId: string): SpanContext {
+    const root = runRootSpanContext(runId, true, this.namespace);
+    if (
+      this.rootSampler &&
+      this.rootSampler.shouldSample(ROOT_CONTEXT, root.traceId).decision !==
+        SamplingDecision.RECORD_AND_SAMPLED
+    ) {
+      root.traceFlags = TraceFlags.NONE;
+    }
+    return root;
+  }
+}
+
+function processorFor(options: TracingOptions): SpanProcessor {
+  const exporter = exporterFor(options.exporter!);
+  if (options.batch === false) return new SimpleSpanProcessor(exporter);
+  const b = options.batch ?? {};
+  return new BatchSpanProcessor(exporter, {
+    scheduledDelayMillis: b.scheduleDelayMs,
+    maxQueueSize: b.maxQueueSize,
+    maxExportBatchSize: b.maxExportBatchSize,
+    exportTimeoutMillis: b.exportTimeoutMs,
+  });
+}
+
+function exporterFor(exporter: NonNullable<TracingOptions["exporter"]>): SpanExporter {
+  if (exporter === "console") return new ConsoleSpanExporter();
+  if (!("url" in exporter)) return exporter;
+  const config = { url: exporter.url, headers: exporter.headers, timeoutMillis: exporter.timeoutMs };
+  return exporter.protocol === "http/json" ? new OtlpJsonExporter(config) : new OtlpProtobufExporter(config);
+}
