@@ -5,6 +5,7 @@
  *   npm run bench                                   every benchmark on SQLite, 3 repetitions each
  *   npm run bench -- throughput --store postgres    one benchmark on PostgreSQL
  *   npm run bench -- --quick --repeat 1             a smoke run with smaller sizes
+ *   npm run bench -- throughput --store postgres --nodes 2   two engine processes execute the runs
  */
 import { mkdirSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -17,7 +18,7 @@ import { medianOfResults } from "./lib/stats.js";
 import { assertStoreAvailable, DEFAULT_PG_URL, type StoreKind } from "./lib/store-factory.js";
 import type { BenchResult } from "./lib/types.js";
 
-const USAGE = `usage: npm run bench -- [name...] [--store sqlite|postgres] [--pg-url URL] [--repeat N] [--quick] [--cold-wal] [--max-cached-runs N] [--cpu-prof]
+const USAGE = `usage: npm run bench -- [name...] [--store sqlite|postgres] [--pg-url URL] [--repeat N] [--quick] [--cold-wal] [--max-cached-runs N] [--nodes N] [--cpu-prof]
 
 benchmarks:
 ${BENCHMARKS.map((b) => `  ${b.name.padEnd(15)} ${b.describe}`).join("\n")}
@@ -29,6 +30,8 @@ options:
   --quick                  smaller sizes, for a smoke run
   --cold-wal               SQLite: skip priming the write-ahead log (measure a just-created file)
   --max-cached-runs N      engine option maxCachedRuns (default: the engine's, 1,000 suspended runs kept hot)
+  --nodes N                PostgreSQL, throughput and latency: N engine processes on one schema execute the
+                           runs, which the benchmark process starts without executing (default: it executes them)
   --cpu-prof               write a V8 CPU profile of every child to bench/.profiles/`;
 
 function fail(message: string): never {
@@ -47,6 +50,7 @@ function parseCli() {
         quick: { type: "boolean", default: false },
         "cold-wal": { type: "boolean", default: false },
         "max-cached-runs": { type: "string" },
+        nodes: { type: "string" },
         "cpu-prof": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -70,9 +74,18 @@ const maxCachedRuns = values["max-cached-runs"] === undefined ? undefined : Numb
 if (maxCachedRuns !== undefined && (!Number.isInteger(maxCachedRuns) || maxCachedRuns < 0)) {
   fail(`--max-cached-runs must be a non-negative integer, not "${values["max-cached-runs"]}"`);
 }
+const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 1 || nodes > 16)) {
+  fail(`--nodes must be an integer from 1 to 16, not "${values.nodes}"`);
+}
+if (nodes !== undefined && store !== "postgres") fail("--nodes needs --store postgres");
 const selected = positionals.length
   ? positionals.map((name) => findBenchmark(name) ?? fail(`unknown benchmark "${name}"`))
   : BENCHMARKS;
+const MULTI_NODE = ["throughput", "latency"];
+if (nodes !== undefined && selected.some((b) => !MULTI_NODE.includes(b.name))) {
+  fail(`--nodes applies to ${MULTI_NODE.join(" and ")} only: name them`);
+}
 try {
   await assertStoreAvailable(store);
 } catch (error) {
@@ -91,6 +104,7 @@ const settings = [
   values.quick ? "quick sizes" : undefined,
   values["cold-wal"] ? "cold WAL" : undefined,
   maxCachedRuns === undefined ? undefined : `maxCachedRuns ${maxCachedRuns}`,
+  nodes === undefined ? undefined : `${nodes} node process(es)`,
 ].filter(Boolean);
 const machine = `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB`;
 log(
@@ -110,6 +124,7 @@ for (const bench of selected) {
         quick: values.quick!,
         coldWal: values["cold-wal"]!,
         maxCachedRuns,
+        nodes,
         cpuProfDir,
       });
       results.push(result);

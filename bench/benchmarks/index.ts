@@ -1,6 +1,8 @@
 import type { Benchmark } from "../lib/types.js";
+import { httpOverhead } from "./http-overhead.js";
 import { latency } from "./latency.js";
 import { longHistory } from "./long-history.js";
+import { observabilityCost } from "./observability-cost.js";
 import { throughput } from "./throughput.js";
 import { waitingMemory } from "./waiting-memory.js";
 import { workerThroughput } from "./worker-throughput.js";
@@ -12,6 +14,8 @@ export const BENCHMARKS: readonly Benchmark[] = [
   waitingMemory,
   longHistory,
   workerThroughput,
+  httpOverhead,
+  observabilityCost,
 ];
 
 export function findBenchmark(name: string): Benchmark | undefined {

@@ -2,7 +2,7 @@
  * Entry point of one benchmark child process: runs one benchmark once and prints its result as the
  * last line of stdout, after RESULT_PREFIX. Started by child-process.ts with --expose-gc.
  *
- *   node --expose-gc --import tsx bench/lib/child-main.ts <name> [--store sqlite|postgres] [--pg-url URL] [--quick] [--cold-wal] [--max-cached-runs N]
+ *   node --expose-gc --import tsx bench/lib/child-main.ts <name> [--store sqlite|postgres] [--pg-url URL] [--quick] [--cold-wal] [--max-cached-runs N] [--nodes N]
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -18,6 +18,7 @@ const { values, positionals } = parseArgs({
     quick: { type: "boolean", default: false },
     "cold-wal": { type: "boolean", default: false },
     "max-cached-runs": { type: "string" },
+    nodes: { type: "string" },
   },
 });
 
@@ -33,6 +34,7 @@ const result = await bench.run({
   quick: values.quick!,
   coldWal: values["cold-wal"]!,
   maxCachedRuns: values["max-cached-runs"] === undefined ? undefined : Number(values["max-cached-runs"]),
+  nodes: values.nodes === undefined ? undefined : Number(values.nodes),
   log: (message) => process.stderr.write(`  [${bench.name}] ${message}\n`),
 });
 // How busy the machine was (other processes compete for the 2 cores and the disk): 1-minute load.

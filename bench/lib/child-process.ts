@@ -14,6 +14,8 @@ export interface ChildOptions {
   quick: boolean;
   coldWal: boolean;
   maxCachedRuns?: number;
+  /** `--nodes N`: engine processes that execute the runs (see cluster.ts). */
+  nodes?: number;
   /** Folder for a V8 CPU profile of the child (node --cpu-prof), if wanted. */
   cpuProfDir?: string;
   timeoutMs?: number;
@@ -31,6 +33,7 @@ export function runInChild(name: string, options: ChildOptions): Promise<BenchRe
   if (options.quick) args.push("--quick");
   if (options.coldWal) args.push("--cold-wal");
   if (options.maxCachedRuns !== undefined) args.push("--max-cached-runs", String(options.maxCachedRuns));
+  if (options.nodes !== undefined) args.push("--nodes", String(options.nodes));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
     let stdout = "";

@@ -1,5 +1,5 @@
 import Table from "cli-table3";
-import type { Benchmark, BenchResult } from "./types.js";
+import { type Benchmark, type BenchResult, targetFor } from "./types.js";
 
 /** The outcome of one benchmark over its repetitions. */
 export interface BenchOutcome {
@@ -18,9 +18,10 @@ function show(value: unknown): string {
 
 /** Whether the result meets its benchmark's target (undefined when the field is missing). */
 export function meetsTarget(bench: Benchmark, result: BenchResult): boolean | undefined {
-  const value = result[bench.target.field];
+  const target = targetFor(bench, result.store);
+  const value = result[target.field];
   if (typeof value !== "number") return undefined;
-  return bench.target.op === ">=" ? value >= bench.target.value : value <= bench.target.value;
+  return target.op === ">=" ? value >= target.value : value <= target.value;
 }
 
 /** The summary table: medians, the target, each repetition's headline figure, and what explains it. */
@@ -43,7 +44,7 @@ export function renderTable(outcomes: BenchOutcome[], repeat: number): string {
     style: { head: [], border: [] },
   });
   for (const { bench, results, median } of outcomes) {
-    const t = bench.target;
+    const t = targetFor(bench, median.store);
     const met = meetsTarget(bench, median);
     table.push([
       bench.name,
@@ -78,6 +79,6 @@ export function jsonLine(
   if (meta.maxCachedRuns !== undefined) line.max_cached_runs = meta.maxCachedRuns;
   if (m.store === "sqlite") line.wal = meta.coldWal ? "cold" : "primed";
   line.target_met = meetsTarget(outcome.bench, m) ?? null;
-  line.each = outcome.results.map((r) => r[outcome.bench.target.field] ?? null);
+  line.each = outcome.results.map((r) => r[targetFor(outcome.bench, r.store).field] ?? null);
   return JSON.stringify(line);
 }

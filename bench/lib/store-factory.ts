@@ -14,6 +14,8 @@ export interface BenchStore {
   store: Store;
   /** Where the data lives (a file path or a schema), for the report. */
   location: string;
+  /** PostgreSQL: the schema, for other processes to open the same data (`--nodes`). */
+  schema?: string;
   /** Close the store and delete its data (the temp file, or the schema). */
   dispose(): Promise<void>;
 }
@@ -109,6 +111,7 @@ async function createPostgresStore(url: string): Promise<BenchStore> {
   return {
     store,
     location: `${url} schema ${schema}`,
+    schema,
     async dispose() {
       await store.close();
       const client = new pg.Client({ connectionString: url });

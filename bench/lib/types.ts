@@ -10,6 +10,11 @@ export interface BenchContext {
   coldWal: boolean;
   /** The engine option maxCachedRuns, when set (otherwise the engine's default, 1,000). */
   maxCachedRuns?: number;
+  /**
+   * `--nodes N` (PostgreSQL): N engine processes on one schema execute the runs, which this process
+   * only starts (see lib/cluster.ts). Undefined: this process's engine executes them itself.
+   */
+  nodes?: number;
   /** Progress lines go to stderr (stdout carries the result). */
   log(message: string): void;
 }
@@ -37,8 +42,22 @@ export interface Benchmark {
   /** One line: what is measured. */
   describe: string;
   /** The target, as a field of the result and a bound. */
-  target: { field: string; op: "<=" | ">="; value: number; unit: string };
+  target: BenchTarget;
+  /** A different target on some backend (PostgreSQL's are set against DBOS on the same machine). */
+  targetOn?: Partial<Record<StoreKind, BenchTarget>>;
   run(ctx: BenchContext): Promise<BenchResult>;
   /** A short note for the table: the figures that explain the headline one. */
   explain(result: BenchResult): string;
+}
+
+export interface BenchTarget {
+  field: string;
+  op: "<=" | ">=";
+  value: number;
+  unit: string;
+}
+
+/** The target that applies to a result on `store`. */
+export function targetFor(bench: Benchmark, store: StoreKind): BenchTarget {
+  return bench.targetOn?.[store] ?? bench.target;
 }

@@ -34,8 +34,24 @@ const SUPPORTED = new Set<string>([
   "advanceSchedule",
 ]);
 
-/** Apply a batch; the transaction id comes back with it so a lost COMMIT reply can be resolved. */
-export const APPLY_SQL = "SELECT txid_current()::text AS xid, dirigent_apply($1::jsonb) AS results";
+/**
+ * Open a transaction and apply a batch, in one message (the simple query protocol, so the batch is
+ * inlined as a dollar-quoted literal rather than bound as a parameter). The transaction id comes back
+ * with the results so a lost COMMIT reply can be resolved.
+ */
+export function beginAndApplySql(batchJson: string): string {
+  return `BEGIN; SELECT txid_current()::text AS xid, dirigent_apply(${dollarQuote(batchJson)}::jsonb) AS results`;
+}
+
+/**
+ * `text` as a dollar-quoted SQL literal: taken byte for byte, no escaping, with a tag the text does not
+ * contain. (Only for text the store itself inlines; the server refuses NUL bytes in any text anyway.)
+ */
+export function dollarQuote(text: string): string {
+  let tag = "dg";
+  while (text.includes(`$${tag}$`)) tag = `dg${Math.random().toString(36).slice(2, 10)}`;
+  return `$${tag}$${text}$${tag}$`;
+}
 
 /**
  * The batch as JSON: the operations as they are, except that error objects are encoded here, so the
@@ -111,6 +127,8 @@ export function decodeResults(raw: RawResult[], expected: number): WriteResult[]
 /**
  * Claim due runs and runs whose lease expired. `FOR UPDATE SKIP LOCKED`: concurrent claimers (other
  * nodes, or a batch holding a run's row) pass over locked rows instead of waiting or double-claiming.
+ * Runs whose lease expired come first (a dead node's runs were already under way, and failover should
+ * take the lease time, not wait behind a backlog of new runs); then due runs, earliest first.
  * $1 now, $2 limit, $3 nodeId, $4 lease end.
  */
 export const CLAIM_SQL = `
@@ -125,12 +143,31 @@ WITH due_wake AS (
   ORDER BY lease_expires_at LIMIT $2
   FOR UPDATE SKIP LOCKED
 ), picked AS (
-  SELECT run_id FROM (SELECT * FROM due_wake UNION ALL SELECT * FROM due_lease) AS d ORDER BY due LIMIT $2
+  SELECT run_id FROM (
+    SELECT run_id, 0 AS rank, due FROM due_lease UNION ALL SELECT run_id, 1 AS rank, due FROM due_wake
+  ) AS d ORDER BY rank, due LIMIT $2
 )
 UPDATE runs AS r SET owner = $3, fence = r.fence + 1, lease_expires_at = $4, wake_at = NULL, status = 'running',
   started_at = coalesce(r.started_at, $1), updated_at = $1
 FROM picked WHERE r.run_id = picked.run_id
-RETURNING r.*, txid_current()::text AS dirigent_xid`;
+RETURNING r.*, txid_current()::text AS dirigent_xid,
+  NOT EXISTS (SELECT 1 FROM journal AS j WHERE j.run_id = r.run_id) AS dirigent_no_journal`;
+
+/**
+ * `sql` with its parameters $1, $2, … written in as literals, so it can travel in one simple-protocol
+ * message with its BEGIN. Only safe integers, strings and null qualify; undefined when a value does not
+ * (the caller then binds parameters as usual).
+ */
+export function inlineParams(sql: string, values: unknown[]): string | undefined {
+  const literals: string[] = [];
+  for (const v of values) {
+    if (v === null) literals.push("NULL");
+    else if (typeof v === "number" && Number.isSafeInteger(v)) literals.push(String(v));
+    else if (typeof v === "string") literals.push(dollarQuote(v));
+    else return undefined;
+  }
+  return sql.replace(/\$(\d+)/g, (_, n: string) => literals[Number(n) - 1]);
+}
 
 /**
  * Renew this node's unexpired leases and report its runs with a cancel request, in one statement (the

@@ -1,4 +1,4 @@
-import { type DatabaseIntrospector, Kysely, PostgresDialect, sql } from "kysely";
+import { type DatabaseIntrospector, Kysely, PostgresDialect, sql, type TableMetadata } from "kysely";
 import pg from "pg";
 import { z } from "zod";
 import { DirigentError } from "../../core/errors.js";
@@ -40,12 +40,13 @@ import {
 } from "../task-rows.js";
 import { WakeupListener } from "./postgres-listener.js";
 import {
-  APPLY_SQL,
+  beginAndApplySql,
   CLAIM_SQL,
   DUE_SCHEDULES_SQL,
   decodeResults,
   EXPIRED_TASKS_SQL,
   encodeBatch,
+  inlineParams,
   LEASE_TASKS_SQL,
   NEXT_WAKE_SQL,
   QUEUES_SQL,
@@ -57,11 +58,15 @@ import {
 import { type FaultHook, queryWithRetry, transact } from "./postgres-tx.js";
 
 export interface PostgresStoreOptions {
-  /** `postgres://user:password@host:port/database` */
+  /**
+   * `postgres://user:password@host:port/database`. A `schema` query parameter
+   * (`postgres://…/db?schema=dirigent`) names the schema when the `schema` option does not, so a single
+   * URL (`DIRIGENT_DATABASE_URL`) can say it all; it is not passed on to the server.
+   */
   connectionString: string;
   /**
    * Schema holding Dirigent's tables, created by `migrate()` if missing (lower-case letters, digits and
-   * underscores). Default: the connection's search_path, usually `public`.
+   * underscores). Default: the URL's `schema` parameter, else the connection's search_path, usually `public`.
    */
   schema?: string;
   /** Connections in the pool (default 10), plus one for LISTEN while someone subscribes to wake-ups. */
@@ -73,13 +78,15 @@ export interface PostgresStoreOptions {
   faultPoint?: FaultHook;
 }
 
+/** How long the claim's "this run has no journal yet" stays usable (well within any lease). */
+const EMPTY_JOURNAL_HINT_MS = 2_000;
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
 const optionsSchema = z
   .object({
     connectionString: z.string().min(1),
-    schema: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be lower-case letters, digits and underscores")
-      .optional(),
+    schema: z.string().regex(SCHEMA_NAME, "must be lower-case letters, digits and underscores").optional(),
     poolSize: z.number().int().min(1).max(1_000).optional(),
     faultPoint: z.custom<FaultHook>((v) => typeof v === "function").optional(),
   })
@@ -95,7 +102,8 @@ const types = {
 
 /**
  * The store for many nodes sharing one PostgreSQL database. A write batch is one transaction that costs
- * three round trips whatever its size (BEGIN, one call of the stored function `dirigent_apply`, COMMIT);
+ * two round trips whatever its size (BEGIN with one call of the stored function `dirigent_apply`, then
+ * COMMIT);
  * concurrent claimers use `FOR UPDATE SKIP LOCKED`; transient failures are retried without ever applying a
  * batch twice (see postgres-tx.ts); batches that make a run due NOTIFY the other nodes.
  *
@@ -110,6 +118,16 @@ export class PostgresStore implements Store {
   private readonly options: PostgresStoreOptions;
   private readonly listener: WakeupListener;
   private schemaName: Promise<string> | undefined;
+  private readonly counters = { roundTrips: 0, commits: 0 };
+  /**
+   * Runs this store just claimed whose journal was empty, with when that knowledge goes stale. The
+   * claimer's first loadJournal of such a run needs no round trip: while the claim's lease holds, only
+   * the claimer itself adds entries to the journal of a run that has none (a task's or a child's entry
+   * is written into a journal that already holds the entry it resolves). A claim of many new runs
+   * otherwise costs one query per run right after it. Used once; dropped by any write of this store
+   * that names the run, and forgotten well before the lease could have passed to another node.
+   */
+  private readonly emptyJournals = new Map<string, number>();
 
   constructor(options: PostgresStoreOptions) {
     const parsed = optionsSchema.safeParse(options);
@@ -119,7 +137,7 @@ export class PostgresStore implements Store {
         issues,
       });
     }
-    this.options = parsed.data;
+    this.options = withSchemaFromUrl(parsed.data);
     const base: pg.ClientConfig = {
       connectionString: this.options.connectionString,
       // The schema is set once per connection, at connection start-up: no statement per query.
@@ -136,7 +154,15 @@ export class PostgresStore implements Store {
     // A connection that fails while idle in the pool is dropped by the pool; without a listener the
     // 'error' event would crash the process. Errors while in use surface through the failing query.
     this.pool.on("error", () => {});
-    this.pool.on("connect", (client) => client.on("error", () => {}));
+    this.pool.on("connect", (client) => {
+      client.on("error", () => {});
+      // Count every message that waits for the server's reply (one query call, however many statements).
+      const query = client.query;
+      client.query = ((...args: unknown[]) => {
+        this.counters.roundTrips++;
+        return (query as (...a: unknown[]) => unknown).apply(client, args);
+      }) as typeof client.query;
+    });
     this.listener = new WakeupListener(
       {
         ...base,
@@ -160,6 +186,15 @@ export class PostgresStore implements Store {
           },
         );
     return this.schemaName;
+  }
+
+  /**
+   * What this store instance asked of the server so far: `roundTrips`, messages that waited for a reply
+   * (the LISTEN connection's aside); `commits`, transactions that wrote and so waited for the WAL to reach
+   * disk (write batches, claims that claimed, lease renewals, task leases that leased). For benchmarks.
+   */
+  stats(): { roundTrips: number; commits: number } {
+    return { ...this.counters };
   }
 
   async migrate(): Promise<void> {
@@ -201,15 +236,25 @@ export class PostgresStore implements Store {
 
   async write(ops: WriteOp[]): Promise<WriteResult[]> {
     if (ops.length === 0) return [];
-    const batch = encodeBatch(ops);
+    if (this.emptyJournals.size) {
+      for (const op of ops) if ("runId" in op) this.emptyJournals.delete(op.runId);
+    }
+    const text = beginAndApplySql(encodeBatch(ops));
     const raw = await transact(
       this.pool,
       async (client) => {
-        const { rows } = await client.query<{ xid: string; results: any[] }>(APPLY_SQL, [batch]);
-        return { value: rows[0].results, xid: rows[0].xid };
+        // Two results: BEGIN's, then the row of the SELECT.
+        const results = (await client.query(text)) as unknown as pg.QueryResult<{
+          xid: string;
+          results: any[];
+        }>[];
+        const row = results[1].rows[0];
+        return { value: row.results, xid: row.xid };
       },
       this.options.faultPoint,
+      { beginInWork: true },
     );
+    this.counters.commits++;
     return decodeResults(raw, ops.length);
   }
 
@@ -220,20 +265,38 @@ export class PostgresStore implements Store {
     now: number;
   }): Promise<RunRecord[]> {
     if (args.limit <= 0) return [];
-    return transact(
+    type ClaimRow = RunRow & { dirigent_xid: string; dirigent_no_journal: boolean };
+    const values = [args.now, args.limit, args.nodeId, args.now + args.leaseMs];
+    // BEGIN and the claim in one message when the values can be written in (they always can with
+    // integer clocks): one round trip less.
+    const inline = inlineParams(CLAIM_SQL, values);
+    const rows = await transact(
       this.pool,
       async (client) => {
-        const { rows } = await client.query<RunRow & { dirigent_xid: string }>(CLAIM_SQL, [
-          args.now,
-          args.limit,
-          args.nodeId,
-          args.now + args.leaseMs,
-        ]);
+        const rows = inline
+          ? ((await client.query(`BEGIN; ${inline}`)) as unknown as pg.QueryResult<ClaimRow>[])[1].rows
+          : (await client.query<ClaimRow>(CLAIM_SQL, values)).rows;
         // No row claimed means nothing written: a lost COMMIT reply then needs no resolving.
-        return { value: rows.map(runFromRow), xid: rows[0]?.dirigent_xid };
+        return { value: rows, xid: rows[0]?.dirigent_xid };
       },
       this.options.faultPoint,
+      { beginInWork: inline !== undefined },
     );
+    if (rows.length) this.counters.commits++;
+    this.noteEmptyJournals(
+      rows.filter((r) => r.dirigent_no_journal).map((r) => r.run_id),
+      Math.min(EMPTY_JOURNAL_HINT_MS, args.leaseMs / 2),
+    );
+    return rows.map(runFromRow);
+  }
+
+  private noteEmptyJournals(runIds: string[], validMs: number): void {
+    if (runIds.length === 0) return;
+    const now = Date.now();
+    if (this.emptyJournals.size > 10_000) {
+      for (const [runId, staleAt] of this.emptyJournals) if (staleAt <= now) this.emptyJournals.delete(runId);
+    }
+    for (const runId of runIds) this.emptyJournals.set(runId, now + validMs);
   }
 
   async renewLeases(args: {
@@ -248,6 +311,7 @@ export class PostgresStore implements Store {
       args.now + args.leaseMs,
       args.runIds ?? null,
     ]);
+    if (args.runIds === undefined || args.runIds.length > 0) this.counters.commits++;
     return { cancelRequested: rows.map((r) => r.run_id) };
   }
 
@@ -296,6 +360,11 @@ export class PostgresStore implements Store {
   }
 
   async loadJournal(runId: string) {
+    const staleAt = this.emptyJournals.get(runId);
+    if (staleAt !== undefined) {
+      this.emptyJournals.delete(runId);
+      if (staleAt > Date.now()) return [];
+    }
     const { rows } = await queryWithRetry<JournalRow>(
       this.pool,
       "SELECT * FROM journal WHERE run_id = $1 ORDER BY seq",
@@ -337,7 +406,7 @@ export class PostgresStore implements Store {
     limit: number;
     now: number;
   }): Promise<TaskRecord[]> {
-    return transact(
+    const leased = await transact(
       this.pool,
       async (client) => {
         const { rows } = await client.query<TaskRow & { dirigent_xid: string }>(LEASE_TASKS_SQL, [
@@ -350,6 +419,8 @@ export class PostgresStore implements Store {
       },
       this.options.faultPoint,
     );
+    if (leased.length) this.counters.commits++;
+    return leased;
   }
 
   async getTask(taskId: string): Promise<TaskRecord | undefined> {
@@ -491,10 +562,40 @@ export class PostgresStore implements Store {
 }
 
 /**
+ * Move a `schema` query parameter of the connection URL into the options (the server would refuse it
+ * as an unknown startup parameter). A schema given both ways must agree.
+ */
+function withSchemaFromUrl(options: PostgresStoreOptions): PostgresStoreOptions {
+  let url: URL;
+  try {
+    url = new URL(options.connectionString);
+  } catch {
+    return options; // not a URL (a socket path, say): nothing to take out
+  }
+  const fromUrl = url.searchParams.get("schema");
+  if (fromUrl === null) return options;
+  const invalid = (message: string) =>
+    new DirigentError("INVALID_OPTIONS", `invalid PostgreSQL store options: ${message}`, {
+      issues: [message],
+    });
+  if (!SCHEMA_NAME.test(fromUrl)) {
+    throw invalid(`connectionString: schema "${fromUrl}" must be lower-case letters, digits and underscores`);
+  }
+  if (options.schema !== undefined && options.schema !== fromUrl) {
+    throw invalid(`schema: "${options.schema}" differs from the URL's schema "${fromUrl}"`);
+  }
+  url.searchParams.delete("schema");
+  return { ...options, connectionString: url.toString(), schema: fromUrl };
+}
+
+/**
  * Kysely's PostgreSQL dialect, with introspection limited to one schema. Kysely's Migrator decides
- * whether its bookkeeping tables exist by looking at every schema of the database; with several Dirigent
- * schemas in one database it would find another schema's table and skip creating its own. Its queries are
- * unqualified, so they already go to our schema through the connection's search_path.
+ * whether its bookkeeping tables exist by listing tables. Its own introspector reads every schema of the
+ * database, which goes wrong twice over when several Dirigent schemas share a database: it would find
+ * another schema's table and skip creating its own, and its catalog query fails ("schema … does not
+ * exist") when another installation or test drops its schema at that moment. So the listing asks for this
+ * schema's tables only. Kysely's queries are unqualified: they go to this schema through the connection's
+ * search_path.
  */
 class SchemaScopedDialect extends PostgresDialect {
   constructor(
@@ -505,14 +606,19 @@ class SchemaScopedDialect extends PostgresDialect {
   }
 
   override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
-    const inner = super.createIntrospector(db);
     const schema = this.schemaName;
+    const getTables = async (): Promise<TableMetadata[]> => {
+      const { rows } = await sql<{ name: string; is_view: boolean }>`
+        SELECT c.relname AS name, c.relkind IN ('v', 'm') AS is_view
+        FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = ${schema} AND c.relkind IN ('r', 'p', 'v', 'm')
+        ORDER BY c.relname`.execute(db);
+      return rows.map((r) => ({ name: r.name, schema, isView: r.is_view, columns: [] }));
+    };
     return {
-      getSchemas: () => inner.getSchemas(),
-      getTables: async (options) => (await inner.getTables(options)).filter((t) => t.schema === schema),
-      getMetadata: async (options) => ({
-        tables: (await inner.getMetadata(options)).tables.filter((t) => t.schema === schema),
-      }),
+      getSchemas: async () => [{ name: schema }],
+      getTables,
+      getMetadata: async () => ({ tables: await getTables() }),
     };
   }
 }

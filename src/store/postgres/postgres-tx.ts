@@ -65,11 +65,17 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /**
  * Run `work` in a transaction, retrying transient failures. `work` returns its value and, when it wrote
  * something, the transaction id (`txid_current()`), which makes a lost COMMIT reply resolvable.
+ *
+ * With `beginInWork`, `work` opens the transaction itself, in the same message as its statement
+ * (`BEGIN; SELECT …`, the simple query protocol): a transaction then costs two round trips instead of
+ * three. The COMMIT stays a message of its own, sent only once `work` holds its results and the
+ * transaction id, so a lost COMMIT reply is resolved exactly as before.
  */
 export async function transact<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<{ value: T; xid?: string }>,
   fault?: FaultHook,
+  options: { beginInWork?: boolean } = {},
 ): Promise<T> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -85,7 +91,7 @@ export async function transact<T>(
     const pid = (client as unknown as { processID: number }).processID;
     let outcome: { value: T; xid?: string };
     try {
-      await client.query("BEGIN");
+      if (!options.beginInWork) await client.query("BEGIN");
       outcome = await work(client);
       if (fault) await fault("batch:before-commit", { pid });
     } catch (error) {
