@@ -530,6 +530,15 @@ export class Engine implements ExecutionHost {
       hot.resume(row.fence, row.cancelRequested);
       return;
     }
+    if (hot && (hot.state === "active" || hot.state === "finishing") && hot.fence + 1 === row.fence) {
+      // This node's own lease ran out (a stall longer than the lease) and no other node claimed the run
+      // in between (the fence moved by exactly one): the execution here is still the current one. Adopt
+      // the new fence instead of replaying beside it, which would run an in-flight step twice at once.
+      hot.adoptFence(row.fence);
+      this.events.emit("run:claimed", { runId, workflow: def.name, fence: row.fence, replay: false });
+      if (row.cancelRequested && hot.state === "active") hot.cancel();
+      return;
+    }
     hot?.lose("claimed again with a newer fence");
     this.pending++;
     let journal: Awaited<ReturnType<Store["loadJournal"]>>;

@@ -149,11 +149,24 @@ export class RunExecution {
       this.lose(`database write failed: ${(err as Error).message}`);
       throw new Abandoned();
     }
+    if (!result.ok && result.code === "STALE_FENCE" && "fence" in op && op.fence < this.fence) {
+      // Written under the fence this execution held before it adopted the next one (see adoptFence):
+      // the same single owner continues, so the write goes again under the current fence.
+      return this.write({ ...op, fence: this.fence } as WriteOp);
+    }
     if (!result.ok) {
       this.lose(`write refused: ${result.code}`);
       throw new Abandoned();
     }
     return result;
+  }
+
+  /**
+   * Take the fence of a claim this node made of its own still-running execution (its lease had run out
+   * but nobody else claimed in between). Writes already submitted under the old fence are re-submitted.
+   */
+  adoptFence(fence: number): void {
+    this.fence = fence;
   }
 
   /** Submit a write without waiting for it (ordering still holds: later writes commit after it). */

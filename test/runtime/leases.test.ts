@@ -4,7 +4,7 @@ import { LocalClient } from "../../src/client/local-client.js";
 import { createEngine } from "../../src/runtime/engine.js";
 import { workflow } from "../../src/runtime/workflow.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { deferred, type Harness, harness, untilStatus } from "../helpers/harness.js";
+import { deferred, eventually, type Harness, harness, untilStatus } from "../helpers/harness.js";
 
 let h: Harness;
 afterEach(() => h?.close());
@@ -59,6 +59,31 @@ describe("leases and fencing", () => {
       await engineB.stop();
       await storeB.close();
     }
+  });
+
+  it("a node that re-claims its own stalled run adopts it instead of running its step twice", async () => {
+    const gate = deferred<string>();
+    let executions = 0;
+    const wf = workflow("stalled", async (ctx) => {
+      const v = await ctx.step("slow", async () => {
+        executions++;
+        return gate.promise;
+      });
+      return ctx.step("after", () => `${v}+after`);
+    });
+    h = await harness([wf], { leaseMs: 3_000 });
+    const { runId } = await h.client.start("stalled", null);
+    await untilStatus(h, runId, "running");
+    // The node stalls past its lease; nobody else is there, so its own next claim pass takes the run.
+    h.store.db.prepare("UPDATE runs SET lease_expires_at = 0 WHERE run_id = ?").run(runId);
+    h.engine.kick();
+    await eventually(async () => (await h.client.describe(runId)).fence === 2, "the re-claim");
+    gate.resolve("slow");
+    const run = await h.client.result(runId);
+    assert.equal(run.status, "completed");
+    assert.equal(run.output, "slow+after");
+    assert.equal(executions, 1, "the in-flight step was not started again beside itself");
+    assert.deepEqual(h.errors, []);
   });
 
   it("a backoff in progress survives a restart and the attempt count continues", async () => {

@@ -90,17 +90,19 @@ export class SqliteOps {
            wake_at = NULL, fence = fence + 1, completed_at = @now, updated_at = @now
          WHERE run_id = @runId RETURNING parent_run_id`,
       ),
+      // Runs whose owner's lease ran out come first: they were already running and a backlog of new
+      // due runs must not delay their takeover.
       claim: db.prepare(
         `UPDATE runs SET owner = @nodeId, fence = fence + 1, lease_expires_at = @leaseUntil, wake_at = NULL,
            status = 'running', started_at = coalesce(started_at, @now), updated_at = @now
          WHERE run_id IN (
            SELECT run_id FROM (
-             SELECT run_id, wake_at AS due FROM runs
+             SELECT run_id, 1 AS rank, wake_at AS due FROM runs
                WHERE owner IS NULL AND wake_at IS NOT NULL AND wake_at <= @now
              UNION ALL
-             SELECT run_id, lease_expires_at AS due FROM runs
+             SELECT run_id, 0 AS rank, lease_expires_at AS due FROM runs
                WHERE owner IS NOT NULL AND lease_expires_at < @now
-           ) ORDER BY due LIMIT @limit)
+           ) ORDER BY rank, due LIMIT @limit)
          RETURNING *`,
       ),
       renew: db.prepare(
