@@ -48,6 +48,11 @@ export class SqliteStore implements Store {
   private readonly ops: SqliteOps;
   private readonly applyBatch: (ops: WriteOp[]) => WriteResult[];
   private readonly stmt;
+  private readonly leaseQueue: {
+    args: { queue: string; workerId: string; limit: number; now: number };
+    resolve: (tasks: TaskRecord[]) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
 
   constructor(readonly options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -169,7 +174,24 @@ export class SqliteStore implements Store {
     limit: number;
     now: number;
   }): Promise<TaskRecord[]> {
-    return this.db.transaction(() => this.ops.tasks.leaseTasks(args))();
+    // Group commit for leases: polls arriving in the same turn of the event loop (many workers long-
+    // polling) are leased in one transaction, one fsync for all of them, each in its arrival order.
+    return new Promise((resolve, reject) => {
+      this.leaseQueue.push({ args, resolve, reject });
+      if (this.leaseQueue.length === 1) setImmediate(() => this.flushLeases());
+    });
+  }
+
+  private flushLeases(): void {
+    const batch = this.leaseQueue.splice(0);
+    let results: TaskRecord[][];
+    try {
+      results = this.db.transaction(() => batch.map((b) => this.ops.tasks.leaseTasks(b.args)))();
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(results[i]));
   }
 
   async getTask(taskId: string): Promise<TaskRecord | undefined> {
