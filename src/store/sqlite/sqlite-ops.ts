@@ -18,7 +18,7 @@ export class SqliteOps {
   readonly tasks: SqliteTaskOps;
 
   constructor(private readonly db: Database.Database) {
-    this.tasks = new SqliteTaskOps(db);
+    this.tasks = new SqliteTaskOps(db, (runId, entry) => this.putEntry(runId, entry));
   }
 
   private prepare() {

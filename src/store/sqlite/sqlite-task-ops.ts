@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { DefinitionRecord, QueueInfo, ScheduleRecord, TaskRecord } from "../../core/types.js";
-import type { WriteOp, WriteResult } from "../store.js";
+import type { EncodedEntry, WriteOp, WriteResult } from "../store.js";
 import {
   type DefinitionRow,
   definitionFromRow,
@@ -37,7 +37,11 @@ const UNDO_SEQ_BASE = 1_000_000_000;
 export class SqliteTaskOps {
   private s!: ReturnType<SqliteTaskOps["prepare"]>;
 
-  constructor(private readonly db: Database.Database) {}
+  /** `putEntry` is SqliteOps' journal upsert, shared so the statement exists once. */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly putEntry: (runId: string, entry: EncodedEntry) => void,
+  ) {}
 
   private prepare() {
     const db = this.db;
@@ -54,15 +58,6 @@ export class SqliteTaskOps {
          VALUES (@taskId, @queue, @runId, @seq, @name, @inputJson, @priority, 'queued', @retryJson, @now,
            @scheduleToStartAt, @startToCloseMs, @heartbeatTimeoutMs, @traceparent, @now, @now)
          ON CONFLICT (task_id) DO NOTHING`,
-      ),
-      putEntry: db.prepare(
-        `INSERT INTO journal (run_id, seq, kind, name, status, attempt, result_json, error_json, wake_at, detail_json,
-           started_at, updated_at)
-         VALUES (@runId, @seq, @kind, @name, @status, @attempt, @resultJson, @errorJson, @wakeAt, @detailJson,
-           @startedAt, @updatedAt)
-         ON CONFLICT (run_id, seq) DO UPDATE SET status = excluded.status, attempt = excluded.attempt,
-           result_json = excluded.result_json, error_json = excluded.error_json, wake_at = excluded.wake_at,
-           detail_json = excluded.detail_json, updated_at = excluded.updated_at`,
       ),
       finishEntry: db.prepare(
         `UPDATE journal SET status = @status, attempt = @attempt, result_json = @resultJson, error_json = @errorJson,
@@ -194,21 +189,7 @@ export class SqliteTaskOps {
         const run = this.st.runState.get(op.runId) as { fence: number; status: string } | undefined;
         if (!run) return { ok: false, code: "RUN_NOT_FOUND" };
         if (run.fence !== op.fence) return { ok: false, code: "STALE_FENCE" };
-        const e = op.entry;
-        this.st.putEntry.run({
-          runId: op.runId,
-          seq: e.seq,
-          kind: e.kind,
-          name: e.name,
-          status: e.status,
-          attempt: e.attempt,
-          resultJson: e.resultJson,
-          errorJson: e.errorJson,
-          wakeAt: e.wakeAt ?? null,
-          detailJson: e.detailJson,
-          startedAt: e.startedAt,
-          updatedAt: e.updatedAt,
-        });
+        this.putEntry(op.runId, op.entry);
         const t = op.task;
         this.st.insertTask.run({
           taskId: t.taskId,
