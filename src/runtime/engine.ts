@@ -4,10 +4,11 @@ import type { Clock, TimerHandle } from "../core/clock.js";
 import { DirigentError } from "../core/errors.js";
 import { encodePayload, hasUnstorableCharacters } from "../core/payload.js";
 import type { RetryPolicy } from "../core/retry.js";
-import { type ErrorInfo, isTerminalStatus, type RunRecord, type RunStatus } from "../core/types.js";
+import type { ErrorInfo, RunRecord, RunStatus } from "../core/types.js";
 import type { Store, WriteResult } from "../store/store.js";
 import { EngineEvents, type OutgoingCall } from "./events.js";
 import { RunExecution } from "./execution.js";
+import { FinishWaiters } from "./finish-waiters.js";
 import type { ExecutionHost } from "./host.js";
 import { type EngineOptions, type ResolvedOptions, resolveEngineOptions } from "./options.js";
 import { WorkflowRegistry } from "./registry.js";
@@ -60,7 +61,7 @@ export class Engine implements ExecutionHost {
   private readonly cache = new Map<string, RunExecution>();
   /** Claimed runs whose journal is still loading, and starts in progress that will claim. */
   private pending = 0;
-  private readonly resultWaiters = new Map<string, Set<(status: RunStatus | "stopped") => void>>();
+  private readonly finishWaiters: FinishWaiters;
   private started = false;
   private stopping = false;
   private claiming = false;
@@ -83,6 +84,7 @@ export class Engine implements ExecutionHost {
     this.batcher = new WriteBatcher(this.store);
     for (const def of this.options.workflows) this.registry.add(def);
     this.tasks = new TaskQueues(this);
+    this.finishWaiters = new FinishWaiters(this.store, this.clock, this.options.pollIntervalMs);
     this.schedules = new Schedules({
       store: this.store,
       batcher: this.batcher,
@@ -138,7 +140,7 @@ export class Engine implements ExecutionHost {
     await this.batcher.drain();
     for (const exec of this.cache.values()) exec.lose("engine stopping");
     this.cache.clear();
-    for (const set of [...this.resultWaiters.values()]) for (const fn of [...set]) fn("stopped");
+    this.finishWaiters.stopAll();
   }
 
   private busyCount(): number {
@@ -254,7 +256,7 @@ export class Engine implements ExecutionHost {
     this.throwIfRefused(r, runId, "terminate");
     const exec = this.active.get(runId) ?? this.cache.get(runId);
     exec?.lose("terminated");
-    this.notifyFinished(runId, "terminated");
+    this.finishWaiters.finished(runId);
     this.events.emit("run:finished", { runId, workflow: exec?.def.name ?? "", status: "terminated" });
     this.kick(); // a parent waiting on this run was woken
   }
@@ -284,63 +286,8 @@ export class Engine implements ExecutionHost {
   }
 
   /** Resolve when the run reaches a final status (or reject with RESULT_TIMEOUT after `timeoutMs`). */
-  async waitForFinish(runId: string, timeoutMs = 60_000): Promise<RunRecord> {
-    const run = await this.getRun(runId);
-    if (isTerminalStatus(run.status)) return run;
-    return new Promise<RunRecord>((resolve, reject) => {
-      let set = this.resultWaiters.get(runId);
-      if (!set) this.resultWaiters.set(runId, (set = new Set()));
-      const waiters = set;
-      let settled = false;
-      let poll: TimerHandle | undefined;
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        waiters.delete(onDone);
-        if (waiters.size === 0 && this.resultWaiters.get(runId) === waiters) this.resultWaiters.delete(runId);
-        this.clock.clearTimeout(timeout);
-        if (poll) this.clock.clearTimeout(poll);
-        clearInterval(keepAlive);
-        fn();
-      };
-      // The engine's own timers do not keep the process alive; a caller awaiting a result does.
-      const keepAlive = setInterval(() => {}, 1 << 30);
-      const onDone = (status?: RunStatus | "stopped") => {
-        if (status === "stopped") {
-          finish(() =>
-            reject(new DirigentError("ENGINE_STOPPED", `the engine stopped before run "${runId}" finished`)),
-          );
-          return;
-        }
-        this.store.getRun(runId).then(
-          (r) => finish(() => resolve(r!)),
-          (e) => finish(() => reject(e)),
-        );
-      };
-      waiters.add(onDone);
-      const timeout = this.clock.setTimeout(
-        () =>
-          finish(() =>
-            reject(
-              new DirigentError("RESULT_TIMEOUT", `run "${runId}" did not finish within ${timeoutMs} ms`),
-            ),
-          ),
-        timeoutMs,
-      );
-      // Another node may finish the run: look again now and then.
-      const repoll = () => {
-        poll = this.clock.setTimeout(() => {
-          this.store.getRun(runId).then(
-            (r) => {
-              if (r && isTerminalStatus(r.status)) finish(() => resolve(r));
-              else if (!settled) repoll();
-            },
-            () => repoll(),
-          );
-        }, this.options.pollIntervalMs);
-      };
-      repoll();
-    });
+  waitForFinish(runId: string, timeoutMs = 60_000): Promise<RunRecord> {
+    return this.finishWaiters.wait(runId, timeoutMs);
   }
 
   private throwIfRefused(r: WriteResult, runId: string, what: string): void {
@@ -426,7 +373,7 @@ export class Engine implements ExecutionHost {
 
   onFinished(exec: RunExecution, status: RunStatus, error?: ErrorInfo): void {
     this.forget(exec);
-    this.notifyFinished(exec.runId, status);
+    this.finishWaiters.finished(exec.runId);
     this.events.emit("run:finished", { runId: exec.runId, workflow: exec.def.name, status, error });
     // A claim pass costs a write transaction; look only when there may be something to claim: runs
     // left unclaimed for lack of capacity, or a parent this run's end just woke.
@@ -444,11 +391,6 @@ export class Engine implements ExecutionHost {
   private forget(exec: RunExecution): void {
     if (this.active.get(exec.runId) === exec) this.active.delete(exec.runId);
     if (this.cache.get(exec.runId) === exec) this.cache.delete(exec.runId);
-  }
-
-  private notifyFinished(runId: string, status: RunStatus): void {
-    const set = this.resultWaiters.get(runId);
-    if (set) for (const fn of [...set]) fn(status);
   }
 
   // ---- claiming ----------------------------------------------------------------------------------
