@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { Agent, request } from "undici";
 
 /** A task as the server hands it to a worker (see docs/workers.md). */
@@ -75,6 +76,8 @@ export function createWorker<I = unknown, O = unknown>(options: WorkerOptions<I,
   const concurrency = Math.max(1, options.concurrency ?? 1);
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: concurrency + 2 });
   const stopping = new AbortController();
+  // Every task in progress and every poll listens to it: more than Node's default 10 at concurrency > 4.
+  setMaxListeners(concurrency * 2 + 10, stopping.signal);
   const stats = { completed: 0, failed: 0, lost: 0 };
   const onError = options.onError ?? (() => {});
 

@@ -91,6 +91,8 @@ export class Engine implements ExecutionHost {
       clock: this.clock,
       hasWorkflow: (name) => this.registry.get(name) !== undefined,
       startRun: (workflow, input, runId) => this.startRun(workflow, input, { runId }),
+      onError: (error, scheduleId) =>
+        this.events.emit("engine:error", { error, context: `schedule ${scheduleId}` }),
     });
   }
 

@@ -29,6 +29,8 @@ export interface SchedulesHost {
   readonly batcher: WriteBatcher;
   readonly clock: Clock;
   hasWorkflow(name: string): boolean;
+  /** A schedule that could not fire (reported, then left for the next tick or another node). */
+  onError?(error: unknown, scheduleId: string): void;
   /** Start a run with a deterministic id: starting an id that exists returns it, so a fire is never doubled. */
   startRun(workflow: string, input: unknown, runId: string): Promise<unknown>;
 }
@@ -140,8 +142,9 @@ export class Schedules {
     for (const s of await this.host.store.dueSchedules({ now, limit: 100 })) {
       try {
         started += await this.fire(s, now);
-      } catch {
-        // A schedule whose workflow is not registered here is left for a node that has it.
+      } catch (error) {
+        // Left for the next tick, or for a node that has the workflow; reported so it is not silent.
+        this.host.onError?.(error, s.scheduleId);
       }
     }
     return started;

@@ -90,7 +90,8 @@ describe("dsl: kill -9 mid-run", () => {
       await fetch(`${url}/_control`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ delayMs: 25 }),
+        // Slow enough that the workload outlasts every planned kill even on a fast, idle machine.
+        body: JSON.stringify({ delayMs: 60 }),
       });
     }
     const urls = { payments: services.payments, shipping: services.shipping, notify: services.notifications };
@@ -104,7 +105,7 @@ describe("dsl: kill -9 mid-run", () => {
         node = spawnNode(dbPath, urls, round === 0 ? "start" : "resume");
         const ready = await node.ready;
         if (ready && kills < KILLS) {
-          await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 250)));
+          await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 200)));
           node.child.kill("SIGKILL");
         }
         const exit = await node.exited;
