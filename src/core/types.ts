@@ -197,6 +197,8 @@ export interface QueueInfo {
   leased: number;
   /** Age of the oldest task ready to run, in ms (0 when none). */
   oldestQueuedAgeMs: number;
+  /** Tasks completed in the last minute (throughput). */
+  completedLastMinute: number;
   workers: { workerId: string; lastSeenAt: number }[];
   concurrency?: number;
   ratePerSecond?: number;

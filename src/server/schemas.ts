@@ -290,6 +290,7 @@ export const QueueInfoSchema = z
     queued: z.number().describe("tasks waiting for a worker (including ones waiting for a retry time)"),
     leased: z.number().describe("tasks leased to a worker now"),
     oldestQueuedAgeMs: z.number().describe("age of the oldest task ready to run (0 when none)"),
+    completedLastMinute: z.number().describe("tasks completed in the last minute (throughput)"),
     workers: z
       .array(z.object({ workerId: z.string(), lastSeenAt: epochMs }))
       .describe("workers that polled this queue, with when they last did"),

@@ -436,6 +436,7 @@ export function taskContract(current: () => Store): void {
           queued: 0,
           leased: 0,
           oldestQueuedAgeMs: 0,
+          completedLastMinute: 0,
           workers: [],
           concurrency: 3,
           ratePerSecond: 1.5,
@@ -445,6 +446,7 @@ export function taskContract(current: () => Store): void {
           queued: 3,
           leased: 1,
           oldestQueuedAgeMs: 500,
+          completedLastMinute: 0,
           workers: [
             { workerId: "w1", lastSeenAt: T0 + 400 },
             { workerId: "w2", lastSeenAt: T0 + 300 },

@@ -136,6 +136,7 @@ describe("task queues", () => {
     );
     const info = await h.engine.tasks.describe("q");
     assert.equal(info.leased, 2);
+    assert.equal(info.completedLastMinute, 1);
     assert.equal(info.concurrency, 2);
     assert.deepEqual(
       info.workers.map((w) => w.workerId),

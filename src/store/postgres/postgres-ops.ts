@@ -205,10 +205,13 @@ WITH names AS (
   SELECT queue FROM names WHERE $1::text IS NULL OR queue = $1::text
 ), counts AS (
   SELECT queue, count(*) FILTER (WHERE status = 'queued') AS queued, count(*) FILTER (WHERE status = 'leased') AS leased,
-    min(available_at) FILTER (WHERE status = 'queued' AND available_at <= $2) AS oldest
-  FROM tasks WHERE status IN ('queued', 'leased') AND queue IN (SELECT queue FROM picked) GROUP BY queue
+    min(available_at) FILTER (WHERE status = 'queued' AND available_at <= $2) AS oldest,
+    count(*) FILTER (WHERE status = 'completed') AS done
+  FROM tasks WHERE (status IN ('queued', 'leased') OR (status = 'completed' AND updated_at >= $2 - 60000))
+    AND queue IN (SELECT queue FROM picked) GROUP BY queue
 )
 SELECT p.queue, coalesce(c.queued, 0) AS queued, coalesce(c.leased, 0) AS leased, c.oldest,
+  coalesce(c.done, 0) AS done,
   q.concurrency, q.rate_per_s,
   coalesce((SELECT json_agg(json_build_object('workerId', w.worker_id, 'lastSeenAt', w.last_seen_at)
             ORDER BY w.worker_id) FROM workers AS w WHERE w.queue = p.queue), '[]') AS workers

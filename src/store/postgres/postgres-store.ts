@@ -424,6 +424,7 @@ export class PostgresStore implements Store {
       queued: number;
       leased: number;
       oldest: number | null;
+      done: number;
       concurrency: number | null;
       rate_per_s: number | null;
       workers: { workerId: string; lastSeenAt: number }[];
@@ -434,6 +435,7 @@ export class PostgresStore implements Store {
         queued: Number(r.queued),
         leased: Number(r.leased),
         oldestQueuedAgeMs: r.oldest !== null ? Math.max(0, now - Number(r.oldest)) : 0,
+        completedLastMinute: Number(r.done),
         workers: r.workers.map((w) => ({ workerId: w.workerId, lastSeenAt: Number(w.lastSeenAt) })),
         concurrency: r.concurrency ?? undefined,
         ratePerSecond: r.rate_per_s ?? undefined,

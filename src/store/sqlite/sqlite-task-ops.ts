@@ -117,8 +117,10 @@ export class SqliteTaskOps {
       ),
       queueCounts: db.prepare(
         `SELECT queue, sum(status = 'queued') AS queued, sum(status = 'leased') AS leased,
-           min(CASE WHEN status = 'queued' AND available_at <= @now THEN available_at END) AS oldest
-         FROM tasks WHERE status IN ('queued','leased') AND (@queue IS NULL OR queue = @queue) GROUP BY queue`,
+           min(CASE WHEN status = 'queued' AND available_at <= @now THEN available_at END) AS oldest,
+           sum(status = 'completed') AS done
+         FROM tasks WHERE (status IN ('queued','leased') OR (status = 'completed' AND updated_at >= @now - 60000))
+           AND (@queue IS NULL OR queue = @queue) GROUP BY queue`,
       ),
       knownQueues: db.prepare(
         "SELECT queue FROM queues UNION SELECT queue FROM workers UNION SELECT DISTINCT queue FROM tasks",
@@ -418,6 +420,7 @@ export class SqliteTaskOps {
           queued: number;
           leased: number;
           oldest: number | null;
+          done: number;
         }[]
       ).map((r) => [r.queue, r]),
     );
@@ -433,6 +436,7 @@ export class SqliteTaskOps {
         queued: Number(c?.queued ?? 0),
         leased: Number(c?.leased ?? 0),
         oldestQueuedAgeMs: c?.oldest != null ? Math.max(0, now - Number(c.oldest)) : 0,
+        completedLastMinute: Number(c?.done ?? 0),
         workers: (this.st.workers.all(name) as { worker_id: string; last_seen_at: number }[]).map((w) => ({
           workerId: w.worker_id,
           lastSeenAt: Number(w.last_seen_at),
