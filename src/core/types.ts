@@ -71,6 +71,8 @@ export interface RunRecord {
   startedAt?: number;
   updatedAt: number;
   completedAt?: number;
+  /** Only on records returned by claimRuns: claimed because the previous owner's lease ran out. */
+  takeover?: boolean;
 }
 
 export const ENTRY_KINDS = [

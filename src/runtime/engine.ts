@@ -479,7 +479,13 @@ export class Engine implements ExecutionHost {
       // in between (the fence moved by exactly one): the execution here is still the current one. Adopt
       // the new fence instead of replaying beside it, which would run an in-flight step twice at once.
       hot.adoptFence(row.fence);
-      this.events.emit("run:claimed", { runId, workflow: def.name, fence: row.fence, replay: false });
+      this.events.emit("run:claimed", {
+        runId,
+        workflow: def.name,
+        fence: row.fence,
+        replay: false,
+        takeover: true,
+      });
       if (row.cancelRequested && hot.state === "active") hot.cancel();
       return;
     }
@@ -504,6 +510,7 @@ export class Engine implements ExecutionHost {
       workflow: def.name,
       fence: row.fence,
       replay: journal.length > 0,
+      takeover: row.takeover === true,
     });
     exec.begin(row.input);
   }

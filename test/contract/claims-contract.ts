@@ -27,6 +27,7 @@ export function claimsContract(h: ContractHelpers): void {
         input: { id: "due" },
       });
       assert.deepEqual(claimed[0], await getRun("due"));
+      assert.equal(claimed[0].takeover, undefined, "a due run is no takeover");
       expectRun(await getRun("later"), { status: "pending", owner: undefined });
       assert.deepEqual(await claimAll("node-a", T0 + 99), []);
     });
@@ -43,6 +44,7 @@ export function claimsContract(h: ContractHelpers): void {
         startedAt: T0,
         leaseExpiresAt: T0 + 2 * LEASE + 1,
       });
+      assert.equal(claimed.takeover, true, "claimed because the owner's lease ran out");
       assert.deepEqual(await put("r1", 1, entry(1)), { ok: false, code: "STALE_FENCE" });
       assert.deepEqual(await put("r1", 2, entry(1)), { ok: true });
       assert.equal((await store().loadJournal("r1")).length, 2);

@@ -37,12 +37,15 @@ describe("leases and fencing", () => {
       nodeId: "B",
       workflows: [make("B", false)],
     });
+    const takeovers: boolean[] = [];
+    engineB.events.on("run:claimed", (e) => takeovers.push(e.takeover === true));
     try {
       await engineB.start();
       const run = await new LocalClient(engineB).result(runId);
       assert.equal(run.status, "completed");
       assert.equal(run.output, "by B");
       assert.equal(run.fence, 2);
+      assert.deepEqual(takeovers, [true], "B reports the claim as a lease takeover");
       // A wakes up and finishes its step: the write carries fence 1 and is refused.
       gate.resolve("by A");
       await new Promise((r) => setTimeout(r, 30));

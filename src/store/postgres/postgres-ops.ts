@@ -143,14 +143,14 @@ WITH due_wake AS (
   ORDER BY lease_expires_at LIMIT $2
   FOR UPDATE SKIP LOCKED
 ), picked AS (
-  SELECT run_id FROM (
+  SELECT run_id, rank FROM (
     SELECT run_id, 0 AS rank, due FROM due_lease UNION ALL SELECT run_id, 1 AS rank, due FROM due_wake
   ) AS d ORDER BY rank, due LIMIT $2
 )
 UPDATE runs AS r SET owner = $3, fence = r.fence + 1, lease_expires_at = $4, wake_at = NULL, status = 'running',
   started_at = coalesce(r.started_at, $1), updated_at = $1
 FROM picked WHERE r.run_id = picked.run_id
-RETURNING r.*, txid_current()::text AS dirigent_xid,
+RETURNING r.*, txid_current()::text AS dirigent_xid, picked.rank = 0 AS dirigent_takeover,
   NOT EXISTS (SELECT 1 FROM journal AS j WHERE j.run_id = r.run_id) AS dirigent_no_journal`;
 
 /**

@@ -240,7 +240,11 @@ export class PostgresStore implements Store {
     now: number;
   }): Promise<RunRecord[]> {
     if (args.limit <= 0) return [];
-    type ClaimRow = RunRow & { dirigent_xid: string; dirigent_no_journal: boolean };
+    type ClaimRow = RunRow & {
+      dirigent_xid: string;
+      dirigent_no_journal: boolean;
+      dirigent_takeover: boolean;
+    };
     const values = [args.now, args.limit, args.nodeId, args.now + args.leaseMs];
     // BEGIN and the claim in one message when the values can be written in (they always can with
     // integer clocks): one round trip less.
@@ -262,7 +266,7 @@ export class PostgresStore implements Store {
       rows.filter((r) => r.dirigent_no_journal).map((r) => r.run_id),
       Math.min(EMPTY_JOURNAL_HINT_MS, args.leaseMs / 2),
     );
-    return rows.map(runFromRow);
+    return rows.map((r) => (r.dirigent_takeover ? { ...runFromRow(r), takeover: true } : runFromRow(r)));
   }
 
   private noteEmptyJournals(runIds: string[], validMs: number): void {

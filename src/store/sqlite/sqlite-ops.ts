@@ -92,17 +92,19 @@ export class SqliteOps {
       ),
       // Runs whose owner's lease ran out come first: they were already running and a backlog of new
       // due runs must not delay their takeover.
+      claimCandidates: db.prepare(
+        `SELECT run_id, rank FROM (
+           SELECT run_id, 1 AS rank, wake_at AS due FROM runs
+             WHERE owner IS NULL AND wake_at IS NOT NULL AND wake_at <= @now
+           UNION ALL
+           SELECT run_id, 0 AS rank, lease_expires_at AS due FROM runs
+             WHERE owner IS NOT NULL AND lease_expires_at < @now
+         ) ORDER BY rank, due LIMIT @limit`,
+      ),
       claim: db.prepare(
         `UPDATE runs SET owner = @nodeId, fence = fence + 1, lease_expires_at = @leaseUntil, wake_at = NULL,
            status = 'running', started_at = coalesce(started_at, @now), updated_at = @now
-         WHERE run_id IN (
-           SELECT run_id FROM (
-             SELECT run_id, 1 AS rank, wake_at AS due FROM runs
-               WHERE owner IS NULL AND wake_at IS NOT NULL AND wake_at <= @now
-             UNION ALL
-             SELECT run_id, 0 AS rank, lease_expires_at AS due FROM runs
-               WHERE owner IS NOT NULL AND lease_expires_at < @now
-           ) ORDER BY rank, due LIMIT @limit)
+         WHERE run_id IN (SELECT value FROM json_each(@ids))
          RETURNING *`,
       ),
       renew: db.prepare(
@@ -233,16 +235,28 @@ export class SqliteOps {
     }
   }
 
-  claim(args: { nodeId: string; limit: number; leaseMs: number; now: number }): RunRow[] {
-    return this.db.transaction(
-      () =>
-        this.st.claim.all({
-          nodeId: args.nodeId,
-          leaseUntil: args.now + args.leaseMs,
-          now: args.now,
-          limit: args.limit,
-        }) as RunRow[],
-    )();
+  /** Claim due runs and expired leases (those first); `takeover` marks runs taken from an expired lease. */
+  claim(args: {
+    nodeId: string;
+    limit: number;
+    leaseMs: number;
+    now: number;
+  }): (RunRow & { takeover: boolean })[] {
+    return this.db.transaction(() => {
+      const picked = this.st.claimCandidates.all({ now: args.now, limit: args.limit }) as {
+        run_id: string;
+        rank: number;
+      }[];
+      if (picked.length === 0) return [];
+      const takeovers = new Set(picked.filter((p) => p.rank === 0).map((p) => p.run_id));
+      const rows = this.st.claim.all({
+        nodeId: args.nodeId,
+        leaseUntil: args.now + args.leaseMs,
+        now: args.now,
+        ids: JSON.stringify(picked.map((p) => p.run_id)),
+      }) as RunRow[];
+      return rows.map((r) => ({ ...r, takeover: takeovers.has(r.run_id) }));
+    })();
   }
 
   renew(args: { nodeId: string; leaseMs: number; now: number; runIds?: string[] }): {

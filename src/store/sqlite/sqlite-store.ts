@@ -88,7 +88,9 @@ export class SqliteStore implements Store {
     leaseMs: number;
     now: number;
   }): Promise<RunRecord[]> {
-    return this.ops.claim(args).map(runFromRow);
+    return this.ops
+      .claim(args)
+      .map((r) => (r.takeover ? { ...runFromRow(r), takeover: true } : runFromRow(r)));
   }
 
   async renewLeases(args: { nodeId: string; leaseMs: number; now: number; runIds?: string[] }) {
