@@ -11,6 +11,7 @@ import { RunExecution } from "./execution.js";
 import { FinishWaiters } from "./finish-waiters.js";
 import type { ExecutionHost } from "./host.js";
 import { type EngineOptions, type ResolvedOptions, resolveEngineOptions } from "./options.js";
+import { throwIfRefused } from "./refusals.js";
 import { WorkflowRegistry } from "./registry.js";
 import { Schedules } from "./schedules.js";
 import { TaskQueues } from "./task-queues.js";
@@ -238,7 +239,7 @@ export class Engine implements ExecutionHost {
       payloadJson,
       now: this.clock.now(),
     });
-    this.throwIfRefused(r, runId, "signal");
+    throwIfRefused(r, runId, "signal");
     this.kick();
     return { signalId: (r as { signalId: number }).signalId };
   }
@@ -246,7 +247,7 @@ export class Engine implements ExecutionHost {
   async cancel(runId: string): Promise<void> {
     this.assertUsable();
     const r = await this.batcher.submit({ type: "requestCancel", runId, now: this.clock.now() });
-    this.throwIfRefused(r, runId, "cancel");
+    throwIfRefused(r, runId, "cancel");
     const exec = this.active.get(runId);
     if (exec && exec.state === "active") exec.cancel();
     else this.kick();
@@ -255,7 +256,7 @@ export class Engine implements ExecutionHost {
   async terminate(runId: string, reason = "terminated by request"): Promise<void> {
     this.assertUsable();
     const r = await this.batcher.submit({ type: "terminateRun", runId, reason, now: this.clock.now() });
-    this.throwIfRefused(r, runId, "terminate");
+    throwIfRefused(r, runId, "terminate");
     const exec = this.active.get(runId) ?? this.cache.get(runId);
     exec?.lose("terminated");
     this.finishWaiters.finished(runId);
@@ -290,16 +291,6 @@ export class Engine implements ExecutionHost {
   /** Resolve when the run reaches a final status (or reject with RESULT_TIMEOUT after `timeoutMs`). */
   waitForFinish(runId: string, timeoutMs = 60_000): Promise<RunRecord> {
     return this.finishWaiters.wait(runId, timeoutMs);
-  }
-
-  private throwIfRefused(r: WriteResult, runId: string, what: string): void {
-    if (r.ok) return;
-    if (r.code === "RUN_NOT_FOUND")
-      throw new DirigentError("RUN_NOT_FOUND", `run "${runId}" not found`, { runId });
-    throw new DirigentError("RUN_FINISHED", `cannot ${what} run "${runId}": it is already ${r.status}`, {
-      runId,
-      status: r.status,
-    });
   }
 
   private assertUsable(): void {
