@@ -100,7 +100,9 @@ export async function callHttp(
     if (plan.body)
       spec.body = await evaluate(plan.body, scope, { ...env, where: `${where}.body` }, options.limits);
     if (options.timeoutMs !== undefined) spec.timeoutMs = options.timeoutMs;
-    const response = await httpAttempt(spec, info, traceparent(info));
+    // The engine's tracing, when configured, so the call joins the run's real trace; otherwise a
+    // trace context derived from the run, so services still see one trace per run.
+    const response = await httpAttempt(spec, info, info.traceparent ?? traceparent(info));
     return used.size > 0 ? redact(response, used) : response;
   } catch (err) {
     throw redactError(err, used);

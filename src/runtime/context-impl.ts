@@ -4,7 +4,6 @@ import { DirigentError, fromErrorInfo, StepFailedError } from "../core/errors.js
 import { hasUnstorableCharacters } from "../core/payload.js";
 import { resolveRetryPolicy } from "../core/retry.js";
 import type { ErrorInfo } from "../core/types.js";
-import type { EncodedEntry } from "../store/store.js";
 import type {
   ChildOptions,
   SignalOptions,
@@ -13,6 +12,7 @@ import type {
   TaskOptions,
   WorkflowContext,
 } from "./context.js";
+import { waitingEntry } from "./entries.js";
 import type { RunExecution, Wait } from "./execution.js";
 import { type HttpRequestSpec, type HttpResponse, httpAttempt } from "./http-step.js";
 import { undoPolicy } from "./saga.js";
@@ -61,17 +61,7 @@ export class DurableContext implements WorkflowContext {
   http(name: string, spec: HttpRequestSpec, options: StepOptions<HttpResponse> = {}): Promise<HttpResponse> {
     if (typeof spec?.url !== "string")
       throw new DirigentError("INVALID_ARGUMENT", `http step "${name}" needs a url`);
-    const exec = this.exec;
-    const traced = (info: StepInfo) =>
-      exec.host.traceparent({
-        kind: "http",
-        runId: exec.runId,
-        workflow: exec.def.name,
-        seq: info.seq,
-        name,
-        attempt: info.attempt,
-      });
-    return this.step(name, (info) => httpAttempt(spec, info, traced(info)), options);
+    return this.step(name, (info) => httpAttempt(spec, info, info.traceparent), options);
   }
 
   sleep(name: string, duration: Duration): Promise<void> {
@@ -355,28 +345,6 @@ export class DurableContext implements WorkflowContext {
 
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 const DEFAULT_START_TO_CLOSE_MS = 5 * 60_000;
-
-function waitingEntry(
-  seq: number,
-  kind: EncodedEntry["kind"],
-  name: string,
-  now: number,
-  wakeAt: number | undefined,
-): EncodedEntry {
-  return {
-    seq,
-    kind,
-    name,
-    status: "waiting",
-    attempt: 0,
-    resultJson: null,
-    errorJson: null,
-    wakeAt,
-    detailJson: null,
-    startedAt: now,
-    updatedAt: now,
-  };
-}
 
 function checkName(name: unknown, what: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > 200 || hasUnstorableCharacters(name)) {

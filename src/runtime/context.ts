@@ -16,6 +16,11 @@ export interface StepInfo {
   runId: string;
   /** The step's journal sequence number. */
   seq: number;
+  /**
+   * W3C traceparent for this attempt's outgoing calls when tracing is configured (EngineOptions
+   * .traceparent), else undefined. Computed when read.
+   */
+  readonly traceparent?: string;
 }
 
 export interface StepOptions<T> {

@@ -7,6 +7,7 @@ import type { EntryKind, ErrorInfo, JournalEntry } from "../core/types.js";
 import type { WriteOp, WriteResult } from "../store/store.js";
 import { Abandoned, isAbandoned } from "./abandon.js";
 import { DurableContext } from "./context-impl.js";
+import { waitingEntry } from "./entries.js";
 import type { ExecutionHost } from "./host.js";
 import { runCompensations, type UndoRecord } from "./saga.js";
 import type { WorkflowDefinition } from "./workflow.js";
@@ -207,7 +208,7 @@ export class RunExecution {
             type: "putEntry",
             runId: this.runId,
             fence: this.fence,
-            entry: this.entry(wait, now),
+            entry: { ...waitingEntry(wait.seq, "sleep", wait.name, now, undefined), status: "completed" },
           });
           this.settleWait(wait, undefined);
         }
@@ -232,21 +233,6 @@ export class RunExecution {
     this.waits.delete(wait.seq);
     if (error !== undefined) wait.reject(error);
     else wait.resolve(value);
-  }
-
-  private entry(wait: Wait, now: number) {
-    return {
-      seq: wait.seq,
-      kind: "sleep" as const,
-      name: wait.name,
-      status: "completed" as const,
-      attempt: 0,
-      resultJson: null,
-      errorJson: null,
-      detailJson: null,
-      startedAt: now,
-      updatedAt: now,
-    };
   }
 
   // ---- busy / idle ---------------------------------------------------------------------------------

@@ -163,7 +163,11 @@ function putEntry(
 }
 
 /** One attempt, bounded by the per-attempt timeout and stopped by the run's abort signal. */
-function runAttempt<T>(exec: RunExecution, spec: StepSpec<T>, info: Omit<StepInfo, "signal">): Promise<T> {
+function runAttempt<T>(
+  exec: RunExecution,
+  spec: StepSpec<T>,
+  info: Omit<StepInfo, "signal" | "traceparent">,
+): Promise<T> {
   const parent = spec.internal ? exec.lostController.signal : exec.codeController.signal;
   const clock = exec.host.clock;
   return new Promise<T>((resolve, reject) => {
@@ -192,7 +196,23 @@ function runAttempt<T>(exec: RunExecution, spec: StepSpec<T>, info: Omit<StepInf
       }, spec.timeoutMs);
     }
     Promise.resolve()
-      .then(() => spec.fn({ ...info, signal }))
+      .then(() =>
+        spec.fn({
+          ...info,
+          signal,
+          // Asked of the tracing hook only when a step makes a call that carries it.
+          get traceparent() {
+            return exec.host.traceparent({
+              kind: "http",
+              runId: exec.runId,
+              workflow: exec.def.name,
+              seq: info.seq,
+              name: spec.name,
+              attempt: info.attempt,
+            });
+          },
+        }),
+      )
       .then(resolve, reject)
       .finally(() => {
         if (timer) clock.clearTimeout(timer);

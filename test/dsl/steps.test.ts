@@ -50,6 +50,30 @@ steps:
     assert.equal(req.headers["content-type"], "application/json");
   });
 
+  it("carries the engine's trace context when tracing is configured", async () => {
+    const calls: { runId: string; seq: number; attempt: number; kind: string }[] = [];
+    const fixed = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01";
+    h = await dslHarness(
+      [
+        `name: h-traced
+steps:
+  - id: call
+    http: { method: POST, url: "{{ input.base }}/traced", body: { a: 1 } }
+`,
+      ],
+      {
+        traceparent: (c) => (
+          calls.push({ runId: c.runId, seq: c.seq, attempt: c.attempt, kind: c.kind }), fixed
+        ),
+      },
+    );
+    const r = await run("h-traced", at(server, {}), "traced-run");
+    assert.equal(r.status, "completed", JSON.stringify(r.error));
+    const [req] = server.to("/traced");
+    assert.equal(req.headers.traceparent, fixed);
+    assert.deepEqual(calls, [{ runId: "traced-run", seq: 0, attempt: 1, kind: "http" }]);
+  });
+
   it("treats listed statuses as success and fails at once on another 4xx", async () => {
     server.script("/missing", [{ status: 404, body: { error: "nope" } }]);
     server.script("/gone", [{ status: 410, body: { error: "gone" } }]);
