@@ -1,6 +1,8 @@
 // The shell: a navigation sidebar, the live-feed indicator, and the page the path names.
 import { useEffect } from "react";
 import { useLive } from "./api/live.js";
+import { useAlerts } from "./api/queries.js";
+import { AlertsPage } from "./pages/AlertsPage.js";
 import { OverviewPage } from "./pages/OverviewPage.js";
 import { QueuesPage } from "./pages/QueuesPage.js";
 import { RunPage } from "./pages/RunPage.js";
@@ -15,6 +17,7 @@ const NAV = [
   { to: "/workflows", label: "Workflows", title: "Workflows" },
   { to: "/queues", label: "Queues & workers", title: "Queues" },
   { to: "/schedules", label: "Schedules", title: "Schedules" },
+  { to: "/alerts", label: "Alerts", title: "Alerts" },
 ];
 
 function route(path: string): { page: React.ReactNode; section: string; title: string } {
@@ -33,6 +36,7 @@ function route(path: string): { page: React.ReactNode; section: string; title: s
   if (match("/queues", path)) return { page: <QueuesPage />, section: "/queues", title: "Queues" };
   if (match("/schedules", path))
     return { page: <SchedulesPage />, section: "/schedules", title: "Schedules" };
+  if (match("/alerts", path)) return { page: <AlertsPage />, section: "/alerts", title: "Alerts" };
   if (path === "/" || path === "/overview")
     return { page: <OverviewPage />, section: "/", title: "Overview" };
   return {
@@ -52,6 +56,8 @@ function route(path: string): { page: React.ReactNode; section: string; title: s
 export function App() {
   const { path } = useLocation();
   const live = useLive();
+  // Alerts firing are shown beside "Alerts" on every page.
+  const firing = useAlerts().data?.active.length ?? 0;
   const { page, section, title } = route(path);
   useEffect(() => {
     document.title = `${title} · Dirigent`;
@@ -72,6 +78,12 @@ export function App() {
                 <li key={item.to}>
                   <Link to={item.to} aria-current={section === item.to ? "page" : undefined}>
                     {item.label}
+                    {item.to === "/alerts" && firing > 0 && (
+                      <span className="nav-count" data-testid="alerts-firing-count">
+                        {firing}
+                        <span className="sr-only"> firing</span>
+                      </span>
+                    )}
                   </Link>
                 </li>
               ))}

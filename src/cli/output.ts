@@ -20,6 +20,11 @@ export class Output {
     private readonly streams: Streams,
   ) {}
 
+  /** Where results go: the server commands write their log lines there too. */
+  get stdout(): NodeJS.WritableStream {
+    return this.streams.stdout;
+  }
+
   /** Whether stdout is a terminal (live redrawing is only done there). */
   get isTTY(): boolean {
     return this.streams.stdout.isTTY === true;

@@ -5,6 +5,7 @@ import { DirigentError } from "../core/errors.js";
 import type { WorkflowDefinition } from "../runtime/workflow.js";
 import type { ServerConfig } from "../server/config.js";
 import type { RunningServer, StartServerOptions } from "../server/start.js";
+import { c } from "./colors.js";
 import type { CliContext } from "./context.js";
 import { UsageError } from "./errors.js";
 
@@ -14,24 +15,29 @@ export interface ServeFlags {
   host?: string;
   config?: string;
   logLevel?: string;
+  logFormat?: string;
   shutdownGraceMs?: string;
 }
 
 export const SERVE_HELP = {
   port: "TCP port, 0 picks a free one (env DIRIGENT_PORT; default 7070)",
   host: "interface to listen on (env DIRIGENT_HOST; default 127.0.0.1)",
-  config: "JSON or YAML file of settings (env DIRIGENT_CONFIG); flags, then env, then file",
+  config: "JSON or YAML file of settings and alert rules (env DIRIGENT_CONFIG); flags, then env, then file",
   logLevel:
     "request and engine logs: silent, fatal, error, warn, info, debug, trace (env DIRIGENT_LOG_LEVEL)",
+  logFormat: "log lines as json or pretty (one readable line each) (env DIRIGENT_LOG_FORMAT)",
   shutdownGraceMs:
     "on SIGTERM, how long runs in flight get to reach a durable point (env DIRIGENT_SHUTDOWN_GRACE_MS)",
 };
 
-/** Resolve and validate the server's configuration: flags > DIRIGENT_* env > config file > defaults. */
+/**
+ * Resolve and validate the server's configuration: flags > DIRIGENT_* env > config file > the
+ * command's `defaults` > the server's defaults.
+ */
 export async function serverConfig(
   ctx: CliContext,
   flags: ServeFlags,
-  env: NodeJS.ProcessEnv = ctx.env,
+  defaults: Partial<Omit<ServerConfig, "alerts">> = {},
 ): Promise<ServerConfig> {
   if (ctx.globals.address !== undefined) {
     throw new UsageError(
@@ -45,10 +51,12 @@ export async function serverConfig(
       port: flags.port,
       host: flags.host,
       logLevel: flags.logLevel,
+      logFormat: flags.logFormat,
       shutdownGraceMs: flags.shutdownGraceMs,
       config: flags.config,
     },
-    env,
+    env: ctx.env,
+    defaults,
   });
 }
 
@@ -57,21 +65,32 @@ export async function serverConfig(
  * any free port instead.
  */
 export async function listen(
+  ctx: CliContext,
   config: ServerConfig,
   workflows: WorkflowDefinition[],
   options: Pick<StartServerOptions, "handleSignals"> & {
+    /** Log every HTTP request (default true). */
+    requestLogs?: boolean;
     fallbackToFreePort?: boolean;
     onFallback?: () => void;
   },
 ): Promise<RunningServer> {
   const { startServer } = await import("../server/start.js");
+  // Logs go where the command prints, coloured when the command's output is.
+  const logging = {
+    destination: ctx.out.stdout,
+    colorize: c.isColorSupported,
+    requests: options.requestLogs ?? true,
+  };
+  const start = (port: number) =>
+    startServer({ ...config, port, workflows, handleSignals: options.handleSignals, logging });
   try {
-    return await startServer({ ...config, workflows, handleSignals: options.handleSignals });
+    return await start(config.port);
   } catch (error) {
     if ((error as { code?: string }).code !== "EADDRINUSE") throw error;
     if (options.fallbackToFreePort) {
       options.onFallback?.();
-      return startServer({ ...config, port: 0, workflows, handleSignals: options.handleSignals });
+      return start(0);
     }
     throw new DirigentError(
       "INVALID_OPTIONS",

@@ -1,7 +1,7 @@
 import { type DestinationStream, type Logger, type LoggerOptions as PinoOptions, pino } from "pino";
-import pretty from "pino-pretty";
 import type { ErrorInfo } from "../core/types.js";
 import type { Engine } from "../runtime/engine.js";
+import { prettyLines } from "./pretty-log.js";
 import type { DirigentTracing } from "./tracing.js";
 
 export type { Logger };
@@ -9,8 +9,10 @@ export type { Logger };
 export interface LoggerOptions {
   /** pino level (default "info"); "silent" logs nothing. */
   level?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-  /** Human-readable colored lines instead of JSON (`dirigent dev`). */
+  /** One human-readable line per record instead of JSON (`dirigent dev`). */
   pretty?: boolean;
+  /** Colour the pretty lines (default: when stdout is a terminal). */
+  colorize?: boolean;
   /**
    * More fields to redact. A bare name (`"ssn"`) is redacted as a top-level field and at any depth of
    * logged errors; a path (`"order.card.number"`, pino syntax, wildcards allowed but costly) exactly
@@ -79,16 +81,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
   };
   if (options.pretty) {
-    const stream = pretty({
-      colorize: true,
-      sync: true,
-      translateTime: "SYS:HH:MM:ss.l",
-      ignore: "pid,hostname,trace_id,span_id",
-      messageFormat:
-        "{if workflow}{workflow} {end}{if runId}{runId} {end}{if step}{step}#{attempt} {end}{msg}",
-      destination: options.destination as NodeJS.WritableStream | undefined,
-    });
-    return pino(pinoOptions, stream);
+    // pino-pretty as a plain function in this thread, not a transport: each line is written as it is
+    // logged, and there is no stream or worker to flush and end at shutdown.
+    const prettify = prettyLines(options.colorize);
+    const target = options.destination ?? process.stdout;
+    return pino(pinoOptions, { write: (line: string) => target.write(prettify(line)) });
   }
   return options.destination
     ? pino(pinoOptions, options.destination as DestinationStream)

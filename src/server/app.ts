@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { DirigentClient } from "../client/client.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "../core/payload.js";
@@ -35,6 +35,8 @@ export interface BuildServerOptions {
   engine?: Engine;
   /** false (default): no request logs; true or pino options: fastify's logger; or a pino-like logger. */
   logger?: boolean | { level?: string } | FastifyBaseLogger;
+  /** Log each request's arrival and completion (default true; internal errors are logged either way). */
+  requestLogging?: boolean;
   /** Largest accepted request body in bytes (413 PAYLOAD_TOO_LARGE beyond). */
   maxBodyBytes?: number;
   /**
@@ -83,6 +85,9 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   const logger = options.logger ?? false;
   const app = Fastify({
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger }),
+    ...(options.requestLogging === false
+      ? { logController: new LogController({ disableRequestLogging: true }) }
+      : {}),
     bodyLimit: maxBodyBytes,
     routerOptions: { maxParamLength: 1_000 },
     // While closing, answer with our own error body (ENGINE_STOPPED) rather than fastify's plain 503.

@@ -1,13 +1,15 @@
 // The server's configuration: flags > DIRIGENT_* environment > config file > defaults, validated once.
 // This is one of the two places (with cli/) that read the environment.
-import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { DirigentError } from "../core/errors.js";
+import { type AlertsConfig, checkAlertsConfig } from "../observability/alerts/rules.js";
 import { DEFAULT_MAX_BODY_BYTES } from "./app.js";
+import { type ConfigFile, readConfigFile } from "./config-file.js";
 
 export const LOG_LEVELS = ["silent", "fatal", "error", "warn", "info", "debug", "trace"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface ServerConfig {
   /** `sqlite:./dirigent.db` (or a plain file path) or `postgres://user@host/db`. */
@@ -22,7 +24,17 @@ export interface ServerConfig {
   maxBodyBytes: number;
   /** Request and engine logs (pino levels); "silent" turns them off. */
   logLevel: LogLevel;
+  /** JSON lines (for log collectors), or "pretty": one human-readable line each (`dirigent dev`). */
+  logFormat: LogFormat;
+  /**
+   * Alert rules and webhooks (docs/observability.md). Only from the config file's `alerts` key or from
+   * code: a list of rules does not fit a flag or a variable.
+   */
+  alerts?: AlertsConfig;
 }
+
+/** The settings that flags and DIRIGENT_* variables can give too. */
+type ScalarKey = Exclude<keyof ServerConfig, "alerts">;
 
 export const DEFAULT_PORT = 7070;
 
@@ -33,22 +45,25 @@ export const SERVER_DEFAULTS: ServerConfig = {
   shutdownGraceMs: 10_000,
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   logLevel: "silent",
+  logFormat: "json",
 };
 
 /** The environment variable of each setting. */
-export const ENV_VARS: Record<keyof ServerConfig, string> = {
+export const ENV_VARS: Record<ScalarKey, string> = {
   databaseUrl: "DIRIGENT_DATABASE_URL",
   port: "DIRIGENT_PORT",
   host: "DIRIGENT_HOST",
   shutdownGraceMs: "DIRIGENT_SHUTDOWN_GRACE_MS",
   maxBodyBytes: "DIRIGENT_MAX_BODY_BYTES",
   logLevel: "DIRIGENT_LOG_LEVEL",
+  logFormat: "DIRIGENT_LOG_FORMAT",
 };
 
 /** Names a JSON or YAML config file when no `config` flag does. */
 export const CONFIG_FILE_ENV = "DIRIGENT_CONFIG";
 
-const KEYS = Object.keys(SERVER_DEFAULTS) as (keyof ServerConfig)[];
+const KEYS = Object.keys(ENV_VARS) as ScalarKey[];
+const FILE_KEYS: string[] = [...KEYS, "alerts"];
 
 // Environment and flags arrive as strings: whole numbers are accepted as digit strings too.
 const wholeNumber = (min: number, max: number) =>
@@ -61,7 +76,7 @@ const wholeNumber = (min: number, max: number) =>
       .max(max),
   );
 
-const FIELDS: { [K in keyof ServerConfig]: z.ZodType<ServerConfig[K]> } = {
+const FIELDS: { [K in ScalarKey]: z.ZodType<ServerConfig[K]> } = {
   databaseUrl: z
     .string()
     .min(1)
@@ -73,6 +88,7 @@ const FIELDS: { [K in keyof ServerConfig]: z.ZodType<ServerConfig[K]> } = {
   shutdownGraceMs: wholeNumber(0, 3_600_000),
   maxBodyBytes: wholeNumber(1_024, 1_073_741_824),
   logLevel: z.enum(LOG_LEVELS),
+  logFormat: z.enum(LOG_FORMATS),
 };
 
 export type ConfigInput = { [K in keyof ServerConfig]?: unknown };
@@ -82,6 +98,8 @@ export interface ConfigSources {
   flags?: ConfigInput & { config?: string };
   /** Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /** A command's own defaults (`dirigent dev`'s database and logs): below the file, above SERVER_DEFAULTS. */
+  defaults?: Partial<Omit<ServerConfig, "alerts">>;
 }
 
 /**
@@ -97,17 +115,31 @@ export function resolveServerConfig(sources: ConfigSources = {}): ServerConfig {
   const env = sources.env ?? process.env;
   const { config: configPath, ...flags } = sources.flags ?? {};
   const problems: string[] = [];
-  checkKeys(flags, "flags", problems);
+  checkKeys(flags, FILE_KEYS, (key) => `flags: unknown setting "${key}"`, problems);
 
   const filePath = nonEmpty(configPath) ?? nonEmpty(env[CONFIG_FILE_ENV]);
-  const file = filePath ? readConfigFile(filePath, problems) : {};
+  let file: ConfigFile | undefined;
+  if (filePath) {
+    file = readConfigFile(filePath);
+    if (file.problem) problems.push(`config file ${filePath}: ${file.problem}`);
+    const where = file.where;
+    checkKeys(
+      file.data ?? {},
+      FILE_KEYS,
+      (key) => `config file ${where([key])}: unknown setting "${key}"`,
+      problems,
+    );
+  }
+  const fromFile = file?.data ?? {};
+  const at = (key: string) => `${file?.where([key])} (${key})`;
 
   const resolved: Record<string, unknown> = {};
   for (const key of KEYS) {
-    const candidates: [unknown, string][] = [
-      [(flags as ConfigInput)[key], `flag ${key}`],
-      [nonEmpty(env[ENV_VARS[key]]), ENV_VARS[key]],
-      [file[key], `${filePath} (${key})`],
+    const candidates: [unknown, () => string][] = [
+      [(flags as ConfigInput)[key], () => `flag ${key}`],
+      [nonEmpty(env[ENV_VARS[key]]), () => ENV_VARS[key]],
+      [fromFile[key], () => at(key)],
+      [sources.defaults?.[key], () => `default ${key}`],
     ];
     const found = candidates.find(([value]) => value !== undefined);
     if (!found) {
@@ -119,9 +151,22 @@ export function resolveServerConfig(sources: ConfigSources = {}): ServerConfig {
     if (parsed.success) resolved[key] = parsed.data;
     else
       problems.push(
-        `${where}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(value)})`,
+        `${where()}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(value)})`,
       );
   }
+
+  const alerts = flags.alerts ?? fromFile.alerts;
+  if (alerts !== undefined) {
+    const checked = checkAlertsConfig(alerts);
+    if (checked.ok) resolved.alerts = alerts;
+    for (const p of checked.ok ? [] : checked.problems) {
+      const keys = ["alerts", ...p.path];
+      const path = keys.join(".");
+      const where = flags.alerts !== undefined ? path : `${file?.where(keys)} (${path})`;
+      problems.push(`${where}: ${p.message}`);
+    }
+  }
+
   if (problems.length > 0) {
     throw new DirigentError("INVALID_OPTIONS", `invalid server configuration: ${problems.join("; ")}`, {
       problems,
@@ -135,36 +180,14 @@ export function validateServerConfig(input: ConfigInput): ServerConfig {
   return resolveServerConfig({ flags: input, env: {} });
 }
 
-function readConfigFile(path: string, problems: string[]): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    problems.push(`config file ${path}: cannot be read (${(error as Error).message})`);
-    return {};
-  }
-  let data: unknown;
-  try {
-    data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
-  } catch (error) {
-    problems.push(
-      `config file ${path}: not valid ${/\.ya?ml$/i.test(path) ? "YAML" : "JSON"} (${(error as Error).message})`,
-    );
-    return {};
-  }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) {
-    problems.push(`config file ${path}: expected an object of settings`);
-    return {};
-  }
-  checkKeys(data as Record<string, unknown>, `config file ${path}`, problems);
-  return data as Record<string, unknown>;
-}
-
-function checkKeys(object: Record<string, unknown>, where: string, problems: string[]): void {
+function checkKeys(
+  object: Record<string, unknown>,
+  known: string[],
+  problem: (key: string) => string,
+  problems: string[],
+): void {
   for (const key of Object.keys(object)) {
-    if (!(KEYS as string[]).includes(key)) {
-      problems.push(`${where}: unknown setting "${key}" (known: ${KEYS.join(", ")})`);
-    }
+    if (!known.includes(key)) problems.push(`${problem(key)} (known: ${known.join(", ")})`);
   }
 }
 

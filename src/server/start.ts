@@ -7,7 +7,7 @@ import { LocalClient } from "../client/local-client.js";
 import { DirigentError, isDirigentError } from "../core/errors.js";
 import { loadDefinitions } from "../dsl/registry.js";
 import { combineSecrets, secretsFromEnv, secretsFromFile } from "../dsl/secrets.js";
-import type { AlertsConfig } from "../observability/alerts/rules.js";
+import { createLogger, type Logger } from "../observability/logs.js";
 import { attachObservability, type Observability } from "../observability/observability.js";
 import { createTracing } from "../observability/tracing.js";
 import { tracingOptionsFromEnv } from "../observability/tracing-env.js";
@@ -20,8 +20,15 @@ import { buildServer, startDraining } from "./app.js";
 import { type ConfigInput, parseDatabaseUrl, type ServerConfig, validateServerConfig } from "./config.js";
 
 export interface StartServerOptions extends Partial<ServerConfig> {
-  /** Alert rules and webhooks (see docs/observability.md); none by default. */
-  alerts?: AlertsConfig;
+  /** Where log lines go and what is logged; their level and format are `logLevel` and `logFormat`. */
+  logging?: {
+    /** Default stdout. */
+    destination?: NodeJS.WritableStream;
+    /** Colour pretty lines (default: when stdout is a terminal). */
+    colorize?: boolean;
+    /** Log every HTTP request (default true; `dirigent dev` only at debug, as the dashboard polls). */
+    requests?: boolean;
+  };
   /** Environment for secrets (DIRIGENT_SECRET_<NAME>, DIRIGENT_SECRETS_FILE) and OTEL_*; default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Workflows this node executes (the CLI loads them from --module; `dirigent dev` adds the examples). */
@@ -78,10 +85,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     handleSignals = true,
     dashboardDir,
     env,
-    alerts,
+    logging = {},
     ...settings
   } = options;
   const config = validateServerConfig(settings as ConfigInput);
+  const logger = serverLogger(config, logging);
   const store = await openStore(config.databaseUrl);
   let engine: Engine | undefined;
   let client: LocalClient | undefined;
@@ -99,7 +107,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       workflows,
       ...(tracing.enabled ? { traceparent: tracing.traceparentFor } : {}),
     });
-    observability = attachObservability(engine, { tracing, alerts });
+    observability = attachObservability(engine, { tracing, alerts: config.alerts, logger });
     // Every stored version of every declarative definition is registered before the engine claims
     // anything, so a run resumed at start-up finds the version it started on. Secrets come from
     // DIRIGENT_SECRET_<NAME> (and DIRIGENT_SECRETS_FILE): read here, at start-up, and nowhere else.
@@ -107,18 +115,16 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     await loadDefinitions(engine, dsl);
     await engine.start();
     client = new LocalClient(engine, { dsl });
-    const logger = config.logLevel === "silent" ? false : { level: config.logLevel };
     app = buildServer({
       client,
       engine,
-      logger,
+      logger: logger ?? false,
+      requestLogging: logging.requests ?? true,
       maxBodyBytes: config.maxBodyBytes,
       dashboardDir,
       metrics: observability.metrics,
       alerts: observability.alerts,
     });
-    const log = app.log;
-    engine.events.on("engine:error", ({ error, context }) => log.error({ err: error }, context));
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app?.close().catch(() => {});
@@ -171,6 +177,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       return shutdown();
     },
   };
+}
+
+/** One logger for the engine's events and the HTTP requests, or none when the level is silent. */
+function serverLogger(config: ServerConfig, logging: StartServerOptions["logging"] = {}): Logger | undefined {
+  if (config.logLevel === "silent") return undefined;
+  return createLogger({
+    level: config.logLevel,
+    pretty: config.logFormat === "pretty",
+    colorize: logging.colorize,
+    destination: logging.destination,
+  });
 }
 
 /**

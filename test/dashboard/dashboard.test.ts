@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { deployDefinition } from "../../src/dsl/index.js";
 import { type RunningServer, startServer } from "../../src/server/start.js";
+import { startServer as startReceiver, type TestServer } from "../observability/receivers.js";
 import { dashboardWorkflows, FLAKY_BACKOFF_MS, faults, JumpClock } from "./fixtures.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -52,6 +53,7 @@ if (!haveChromium) {
 
 describe("dashboard in a browser", { skip: !haveChromium }, () => {
   let server: RunningServer;
+  let hook: TestServer;
   let context: BrowserContext;
   let page: Page;
   let dir: string;
@@ -68,6 +70,7 @@ describe("dashboard in a browser", { skip: !haveChromium }, () => {
     mkdirSync(SHOTS, { recursive: true });
 
     dir = mkdtempSync(join(tmpdir(), "dirigent-dashboard-"));
+    hook = await startReceiver(() => ({ status: 204 }));
     server = await startServer({
       databaseUrl: `sqlite:${join(dir, "dashboard.db")}`,
       port: 0,
@@ -77,6 +80,13 @@ describe("dashboard in a browser", { skip: !haveChromium }, () => {
       shutdownGraceMs: 1_000,
       workflows: dashboardWorkflows,
       engineOptions: { clock },
+      alerts: {
+        rules: [
+          { name: "order-failed", kind: "run_failed", workflow: "doomed-order", severity: "critical" },
+          { name: "charge-retried", kind: "step_retries", retries: 1, step: "charge-card" },
+        ],
+        webhooks: [{ url: `${hook.url}/alerts` }],
+      },
     });
 
     context = await chromium.launchPersistentContext(join(dir, "chromium-profile"), {
@@ -95,6 +105,7 @@ describe("dashboard in a browser", { skip: !haveChromium }, () => {
   after(async () => {
     await context?.close();
     await server?.close();
+    await hook?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -198,6 +209,42 @@ describe("dashboard in a browser", { skip: !haveChromium }, () => {
     const run = (await history("order-2002")).run;
     assert.equal(run.status, "completed");
     await shot(page, "run-retried-completed");
+  });
+
+  it("shows an alert firing, as its webhook got it, and resolved once the run is retried", async () => {
+    faults.cardDeclined = true;
+    await api("POST", "/workflows/doomed-order/runs", {
+      runId: "order-3003",
+      input: { id: "3003", amount: 9 },
+    });
+    await until(async () => (await history("order-3003")).run.status === "failed");
+
+    await page.goto("/alerts");
+    const firing = page.getByTestId("alerts-firing-table").locator('tr[data-rule="order-failed"]');
+    await expectText(firing, "order-3003");
+    await expectText(firing, "critical");
+    await expectText(firing, "card declined by issuer");
+    await expectText(firing, "delivered"); // the webhook answered 204
+    await expectText(page.getByTestId("alerts-firing-count"), "1");
+    const event = hook.requests
+      .map((r) => JSON.parse(r.body.toString("utf8")))
+      .find((e) => e.subject === "order-3003");
+    assert.equal(event?.type, "dev.dirigent.alert.firing");
+    assert.equal(await firing.getAttribute("data-alert-id"), event.data.alertId);
+    // Alerts of the earlier tests resolved: order-2002 was retried, order-1001's charge succeeded.
+    const resolved = page.getByTestId("alerts-resolved-table");
+    await expectText(resolved.locator('tr[data-rule="order-failed"]'), "order-2002");
+    await expectText(resolved.locator('tr[data-rule="charge-retried"]'), "order-1001");
+    await expectText(resolved.locator('tr[data-rule="charge-retried"]'), "1 failed attempt (threshold 1)");
+    await expectText(page.getByTestId("alert-rules-table"), "a run of doomed-order failed");
+    await shot(page, "alerts");
+
+    // The run is retried and completes: its alert moves to the resolved ones, the page follows.
+    faults.cardDeclined = false;
+    await api("POST", "/runs/order-3003/retry", {});
+    await expectText(page.locator("main"), "Nothing is firing.");
+    await expectText(resolved.locator('tr[data-rule="order-failed"]').first(), "order-3003");
+    assert.equal(await page.getByTestId("alerts-firing-count").count(), 0);
   });
 
   it("sends a signal with a JSON payload from the run page", async () => {
@@ -375,6 +422,7 @@ describe("dashboard in a browser", { skip: !haveChromium }, () => {
       "/workflows/nightly-report",
       "/schedules",
       "/runs/order-1001",
+      "/alerts",
       "/",
     ]) {
       await page.goto(path);
@@ -392,6 +440,8 @@ describe("dashboard in a browser", { skip: !haveChromium }, () => {
       assert.deepEqual(unlabelled, [], `unlabelled controls on ${path}`);
     }
     await page.goto("/runs");
+    // React renders after the load event: Tab before that would find no link to focus yet.
+    await page.locator("main h1").first().waitFor();
     await page.keyboard.press("Tab");
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
     await page.getByRole("link", { name: "Queues & workers" }).focus();

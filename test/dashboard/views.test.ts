@@ -2,6 +2,7 @@
 // by a run, and the timeline's bars. (The pages that draw them are tested in dashboard.test.ts.)
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { describeDelivery, describeRule, describeValue, sortAlerts } from "../../dashboard/src/lib/alerts.js";
 import {
   asRanGraph,
   definitionRunGraph,
@@ -10,6 +11,8 @@ import {
 } from "../../dashboard/src/lib/run-graph.js";
 import { buildTimeline, ticks } from "../../dashboard/src/lib/timeline.js";
 import type { AttemptRecord, JournalEntry, RunRecord } from "../../src/core/types.js";
+import type { AlertView } from "../../src/observability/alerts/alerts.js";
+import { resolveAlertsConfig } from "../../src/observability/alerts/rules.js";
 
 const T = 1_767_225_600_000;
 
@@ -221,5 +224,62 @@ describe("timeline", () => {
   it("picks round tick steps", () => {
     assert.deepEqual(ticks(0, 5_000), [0, 1_000, 2_000, 3_000, 4_000, 5_000]);
     assert.deepEqual(ticks(0, 57), [0, 10, 20, 30, 40, 50]);
+  });
+});
+
+describe("alerts in words", () => {
+  it("says each kind of rule's condition, with its scope and durations", () => {
+    const { rules } = resolveAlertsConfig({
+      rules: [
+        { name: "a", kind: "run_failed" },
+        { name: "b", kind: "step_retries", retries: 3, workflow: "order", step: "charge" },
+        { name: "c", kind: "run_stuck", status: "waiting", for: "2h", workflow: "order" },
+        { name: "d", kind: "queue_age", maxAge: "5m", queue: "email" },
+        { name: "e", kind: "failure_rate", percent: 5, window: "10m", minRuns: 20 },
+      ],
+    });
+    assert.deepEqual(rules.map(describeRule), [
+      "a run failed",
+      "step charge of order failed 3 or more attempts and retries",
+      "a run of order has been waiting for more than 2 h",
+      "queue email: its oldest ready task waited more than 5 min",
+      "more than 5 % of the runs failed in 10 min (at least 20 runs)",
+    ]);
+  });
+
+  it("gives the measured value against the threshold in the rule's unit, and the deliveries", () => {
+    assert.equal(describeValue({ kind: "run_failed" }), undefined);
+    assert.equal(
+      describeValue({ kind: "step_retries", value: 3, threshold: 2 }),
+      "3 failed attempts (threshold 2)",
+    );
+    assert.equal(
+      describeValue({ kind: "run_stuck", value: 7_500, threshold: 7_200 }),
+      "for 2 h 5 min (threshold 2 h)",
+    );
+    assert.equal(
+      describeValue({ kind: "failure_rate", value: 12.5, threshold: 5 }),
+      "12.5 % failed (threshold 5 %)",
+    );
+    const d = { eventId: "x.firing", webhook: "http://h/x" };
+    assert.equal(describeDelivery({ ...d, state: "delivered", attempts: 1 }), "delivered");
+    assert.equal(describeDelivery({ ...d, state: "delivered", attempts: 3 }), "delivered after 3 attempts");
+    assert.equal(describeDelivery({ ...d, state: "pending", attempts: 0 }), "sending");
+    assert.equal(describeDelivery({ ...d, state: "pending", attempts: 2 }), "retrying (2 attempts so far)");
+    assert.equal(describeDelivery({ ...d, state: "failed", attempts: 8 }), "failed after 8 attempts");
+  });
+
+  it("puts the most severe first, then the newest", () => {
+    const alert = (id: string, severity: AlertView["severity"], firedAt: number) =>
+      ({ id, severity, firedAt }) as AlertView;
+    const sorted = sortAlerts([
+      alert("w1", "warning", 1),
+      alert("c1", "critical", 1),
+      alert("w2", "warning", 2),
+    ]);
+    assert.deepEqual(
+      sorted.map((a) => a.id),
+      ["c1", "w2", "w1"],
+    );
   });
 });

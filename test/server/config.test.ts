@@ -141,3 +141,79 @@ test("startServer refuses bad settings before opening anything, and a taken port
     await first.close();
   }
 });
+
+test("alert rules come from the config file's alerts key, checked where they are written", () => {
+  const yaml = file(
+    "alerts.yaml",
+    [
+      "port: 9200",
+      "alerts:",
+      "  webhooks:",
+      "    - url: http://127.0.0.1:9/hook",
+      "  rules:",
+      "    - { name: failed, kind: run_failed, severity: critical }",
+      "    - name: stuck",
+      "      kind: run_stuck",
+      "      status: waiting",
+      "      for: 2h",
+      "",
+    ].join("\n"),
+  );
+  const config = resolveServerConfig({ env: {}, flags: { config: yaml } });
+  assert.equal(config.port, 9200);
+  assert.deepEqual(
+    config.alerts?.rules.map((r) => r.name),
+    ["failed", "stuck"],
+  );
+  assert.equal(config.alerts?.webhooks?.[0].url, "http://127.0.0.1:9/hook");
+  assert.equal(resolveServerConfig({ env: {} }).alerts, undefined, "no file, no alerts");
+
+  // Every problem is reported with its line and column in a YAML file, and its path.
+  const bad = file(
+    "bad-alerts.yaml",
+    [
+      "alerts:",
+      "  rules:",
+      "    - { name: failed, kind: run_failed }",
+      "    - name: retried",
+      "      kind: step_retries",
+      "      retries: 0",
+      "      colour: red",
+      "    - { name: failed, kind: run_stuck, status: waiting, for: soon }",
+      "",
+    ].join("\n"),
+  );
+  const message = invalid(() => resolveServerConfig({ env: {}, flags: { config: bad } }));
+  assert.match(message, /bad-alerts\.yaml:6:16 \(alerts\.rules\.1\.retries\): Too small/);
+  assert.match(message, /bad-alerts\.yaml:7:15 \(alerts\.rules\.1\.colour\): unknown key "colour"/);
+  assert.match(
+    message,
+    /bad-alerts\.yaml:8:\d+ \(alerts\.rules\.2\.for\): duration "soon" is not a duration/,
+  );
+  assert.match(message, /\(alerts\.rules\.2\.name\): rule name "failed" is used twice/);
+
+  // A JSON file names the path; alerts given in code are checked the same way.
+  const json = file("alerts.json", JSON.stringify({ alerts: { rules: [{ name: "x", kind: "nope" }] } }));
+  assert.match(
+    invalid(() => resolveServerConfig({ env: {}, flags: { config: json } })),
+    /alerts\.json \(alerts\.rules\.0\.kind\): /,
+  );
+  assert.match(
+    invalid(() => validateServerConfig({ alerts: { rules: [{ name: "x", kind: "run_failed", every: 1 }] } })),
+    /alerts\.rules\.0\.every: unknown key/,
+  );
+});
+
+test("logFormat json or pretty; a command's defaults sit below the file", () => {
+  assert.equal(resolveServerConfig({ env: { DIRIGENT_LOG_FORMAT: "pretty" } }).logFormat, "pretty");
+  assert.match(
+    invalid(() => resolveServerConfig({ env: { DIRIGENT_LOG_FORMAT: "xml" } })),
+    /DIRIGENT_LOG_FORMAT/,
+  );
+  const yaml = file("logs.yaml", "logLevel: warn\n");
+  const defaults = { logLevel: "info", logFormat: "pretty" } as const;
+  const config = resolveServerConfig({ env: {}, flags: { config: yaml }, defaults });
+  assert.equal(config.logLevel, "warn", "the file beats the command's default");
+  assert.equal(config.logFormat, "pretty", "the command's default beats the server's");
+  assert.equal(resolveServerConfig({ env: {}, defaults }).logLevel, "info");
+});

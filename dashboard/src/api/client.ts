@@ -1,6 +1,7 @@
 // A small typed fetch client of the public HTTP API (/api/v1). Every error becomes an ApiError that
 // carries the server's stable code, so pages can say what went wrong (and tell "route missing" apart).
 import type {
+  AlertsView,
   DefinitionGraph,
   DefinitionInfo,
   QueueInfo,
@@ -145,6 +146,8 @@ export const api = {
   resumeSchedule: (id: string) => request<unknown>("POST", `/schedules/${enc(id)}/resume`, {}),
   triggerSchedule: (id: string) => request<{ runId: string }>("POST", `/schedules/${enc(id)}/trigger`, {}),
   deleteSchedule: (id: string) => request<unknown>("DELETE", `/schedules/${enc(id)}`),
+
+  alerts: (signal?: AbortSignal) => request<AlertsView>("GET", "/alerts", undefined, signal),
 
   stats: (p: { since: number; until: number; bucketMs: number; workflow?: string }, signal?: AbortSignal) =>
     request<RunStats>("GET", `/stats${query(p)}`, undefined, signal),

@@ -22,6 +22,9 @@ export function useLive(): LiveValue {
   return useContext(LiveContext);
 }
 
+/** Events after which the alerts may have changed. */
+const ALERTING_EVENTS = new Set(["run:finished", "run:claimed", "step:retrying", "step:failed"]);
+
 /** After this many failed connections in a row, stop trying and poll. */
 const MAX_FAILURES = 3;
 
@@ -58,6 +61,8 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         later("schedules", 2_000, ["schedules"]);
       }
       if (event.type.startsWith("step:")) later("queues", 2_000, ["queues"]);
+      // A failed run or a retried step may have fired an alert, a run claimed again resolved one.
+      if (ALERTING_EVENTS.has(event.type)) later("alerts", 500, ["alerts"]);
     };
 
     let failures = 0;

@@ -1,5 +1,6 @@
 // react-query hooks over the API. Keys: ["runs", filter], ["run", id], ["children", id], ["workflows"],
-// ["graph", name, version], ["definition", name, version], ["queues"], ["schedules"], ["stats", range].
+// ["graph", name, version], ["definition", name, version], ["queues"], ["schedules"], ["stats", range],
+// ["alerts"].
 // The live feed (live.tsx) invalidates them; without it they poll.
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { ApiError, api, type RunListParams } from "./client.js";
@@ -136,6 +137,19 @@ export function useStats(range: { windowMs: number; bucketMs: number; workflow?:
     },
     placeholderData: keepPreviousData,
     refetchInterval: live ? 30_000 : 15_000,
+    retry,
+  });
+}
+
+/**
+ * Alert rules, alerts firing and recently resolved. Polled whether or not the feed is live: rules on
+ * time (stuck runs, queue age) fire on the server's evaluation tick, not on an engine event.
+ */
+export function useAlerts() {
+  return useQuery({
+    queryKey: ["alerts"],
+    queryFn: ({ signal }) => api.alerts(signal),
+    refetchInterval: 5_000,
     retry,
   });
 }

@@ -15,8 +15,13 @@ import type {
   ScheduleRecord,
   SignalRecord,
 } from "../../../src/core/types.js";
+import type { AlertsView, AlertView } from "../../../src/observability/alerts/alerts.js";
+import type { AlertRule } from "../../../src/observability/alerts/rules.js";
 
 export type {
+  AlertRule,
+  AlertsView,
+  AlertView,
   AttemptRecord,
   EntryKind,
   EntryStatus,

@@ -4,14 +4,14 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import { Command } from "@commander-js/extra-typings";
-import type { Engine } from "../../runtime/engine.js";
+import type { ServerConfig } from "../../server/config.js";
 import type { RunningServer } from "../../server/start.js";
 import { c } from "../colors.js";
 import type { CliContext } from "../context.js";
 import { deployOrderYaml, type OrderDemo, startOrderDemo } from "../dev-demo.js";
-import { colorStatus, formatClock, formatError, keyValues } from "../format.js";
+import { keyValues } from "../format.js";
 import { loadWorkflowModule } from "../module-loader.js";
-import type { Output } from "../output.js";
+import type { Output, OutputFormat } from "../output.js";
 import { addressesOf, DASHBOARD_MISSING, listen, SERVE_HELP, serverConfig, workflowNames } from "../serve.js";
 
 export const DEV_DATABASE_URL = "sqlite:./.dirigent/dev.db";
@@ -32,24 +32,28 @@ export function devCommand(makeContext: (command: CommandUnknownOpts) => CliCont
     .option("--port <port>", `${SERVE_HELP.port}; a busy default port falls back to a free one`)
     .option("--host <host>", SERVE_HELP.host)
     .option("--config <file>", SERVE_HELP.config)
-    .option("--log-level <level>", `${SERVE_HELP.logLevel}; default: readable lines of runs and steps`)
+    .option(
+      "--log-level <level>",
+      `${SERVE_HELP.logLevel}; default info: runs created and finished, retries, failures, errors ` +
+        "(debug adds every step attempt and HTTP request)",
+    )
+    .option("--log-format <format>", `${SERVE_HELP.logFormat}; default pretty (json with -o jsonl)`)
     .option("--shutdown-grace-ms <ms>", SERVE_HELP.shutdownGraceMs)
     .option("--reset", "delete the dev database first (all runs are lost)")
     .action(async (opts, cmd) => {
       const ctx = makeContext(cmd);
-      // The dev database sits where DIRIGENT_DATABASE_URL would: --db and the variable still win.
-      const env = { ...ctx.env };
-      if (!env.DIRIGENT_DATABASE_URL?.trim()) env.DIRIGENT_DATABASE_URL = DEV_DATABASE_URL;
-      const config = await serverConfig(ctx, opts, env);
+      const config = await serverConfig(ctx, opts, devDefaults(ctx.out.format));
       if (opts.reset) await resetDatabase(ctx.out, config.databaseUrl);
       const workflows = ctx.globals.module ? await loadWorkflowModule(ctx.globals.module) : [];
 
       const demo = await startOrderDemo(config.host === "0.0.0.0" ? "127.0.0.1" : config.host);
       let server: RunningServer;
       try {
-        const portChosen = opts.port !== undefined || Boolean(env.DIRIGENT_PORT?.trim());
-        server = await listen(config, [...(demo?.workflows ?? []), ...workflows], {
+        const portChosen = opts.port !== undefined || Boolean(ctx.env.DIRIGENT_PORT?.trim());
+        server = await listen(ctx, config, [...(demo?.workflows ?? []), ...workflows], {
           handleSignals: false,
+          // The dashboard polls every few seconds: a line per request would bury the runs' lines.
+          requestLogs: config.logLevel === "debug" || config.logLevel === "trace",
           fallbackToFreePort: !portChosen,
           onFallback: () => ctx.out.note(`port ${config.port} is in use: listening on a free port instead`),
         });
@@ -64,9 +68,21 @@ export function devCommand(makeContext: (command: CommandUnknownOpts) => CliCont
         ctx.out.warn(`examples/order/place-order.yaml was not deployed: ${(error as Error).message}`);
       }
       await printBanner(ctx, server, demo, yaml);
-      if (ctx.out.format !== "json" && config.logLevel === "silent") logRunEvents(ctx.out, server.engine);
       await stopOnSignal(ctx.out, server, demo);
     });
+}
+
+/**
+ * What `dev` does unless told otherwise (flags, DIRIGENT_* variables and the config file all win): the
+ * database in ./.dirigent, and a readable line per run event at info. `-o json` prints one JSON
+ * document, so no log lines; `-o jsonl` gets them as JSON lines.
+ */
+function devDefaults(format: OutputFormat): Partial<Omit<ServerConfig, "alerts">> {
+  return {
+    databaseUrl: DEV_DATABASE_URL,
+    logLevel: format === "json" ? "silent" : "info",
+    logFormat: format === "jsonl" ? "json" : "pretty",
+  };
 }
 
 async function resetDatabase(out: Output, databaseUrl: string): Promise<void> {
@@ -148,54 +164,6 @@ async function printBanner(
     }
     lines.push("");
     return lines.join("\n");
-  });
-}
-
-/** Readable lines of what runs do (table output), or one JSON object per event (jsonl). */
-function logRunEvents(out: Output, engine: Engine): void {
-  const workflowOf = new Map<string, string>();
-  const log = (runId: string, text: string, doc: Record<string, unknown>) => {
-    if (out.format === "jsonl") {
-      out.line({ time: new Date().toISOString(), ...doc });
-      return;
-    }
-    const workflow = workflowOf.get(runId);
-    out.write(
-      `${c.dim(formatClock(Date.now()))} ${workflow ? `${c.cyan(workflow)} ` : ""}${c.dim(runId)}  ${text}\n`,
-    );
-  };
-  engine.events.on("run:created", (e) => {
-    workflowOf.set(e.runId, e.workflow);
-    log(e.runId, "created", { event: "run:created", ...e });
-  });
-  engine.events.on("run:claimed", (e) => {
-    workflowOf.set(e.runId, e.workflow);
-    if (e.replay) log(e.runId, "resumed", { event: "run:claimed", ...e });
-  });
-  engine.events.on("step:completed", (e) =>
-    log(e.runId, `step ${c.bold(e.name)} completed ${c.dim(`(${e.durationMs} ms)`)}`, {
-      event: "step:completed",
-      ...e,
-    }),
-  );
-  engine.events.on("step:retrying", (e) =>
-    log(
-      e.runId,
-      `step ${c.bold(e.name)} attempt ${e.attempt} ${c.yellow("failed")}: ${formatError(e.error)}; retry in ${e.delayMs} ms`,
-      { event: "step:retrying", ...e },
-    ),
-  );
-  engine.events.on("step:failed", (e) =>
-    log(e.runId, `step ${c.bold(e.name)} ${c.red("failed")}: ${formatError(e.error)}`, {
-      event: "step:failed",
-      ...e,
-    }),
-  );
-  engine.events.on("run:finished", (e) => {
-    const took = e.durationMs === undefined ? "" : c.dim(` (${e.durationMs} ms)`);
-    const why = e.error ? `: ${formatError(e.error)}` : "";
-    log(e.runId, `${colorStatus(e.status)}${took}${why}`, { event: "run:finished", ...e });
-    workflowOf.delete(e.runId);
   });
 }
 

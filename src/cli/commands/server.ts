@@ -18,13 +18,14 @@ export function serverCommand(makeContext: (command: CommandUnknownOpts) => CliC
     .option("--host <host>", SERVE_HELP.host)
     .option("--config <file>", SERVE_HELP.config)
     .option("--log-level <level>", SERVE_HELP.logLevel)
+    .option("--log-format <format>", `${SERVE_HELP.logFormat}; default json`)
     .option("--shutdown-grace-ms <ms>", SERVE_HELP.shutdownGraceMs)
     .action(async (opts, cmd) => {
       const ctx = makeContext(cmd);
       const config = await serverConfig(ctx, opts);
       const workflows = ctx.globals.module ? await loadWorkflowModule(ctx.globals.module) : [];
       // startServer handles SIGTERM/SIGINT: drain, stop the engine with a grace period, exit 0.
-      const server = await listen(config, workflows, { handleSignals: true });
+      const server = await listen(ctx, config, workflows, { handleSignals: true });
       const where = await addressesOf(server);
       const names = workflowNames(server);
       ctx.out.result({ ...where, workflows: names }, () =>

@@ -175,7 +175,7 @@ class AlertManager implements DirigentAlerts {
           this.fire(r, {
             subjectKey: `step:${runId}:${seq}`,
             subject: runId,
-            summary: `step "${name}" of run ${runId} failed ${attempt} attempts and is retrying: ${error.message}`,
+            summary: `step "${name}" of run ${runId} failed ${attempt} attempt${attempt === 1 ? "" : "s"} and is retrying: ${error.message}`,
             labels: { runId, workflow, step: name, seq: String(seq) },
             since: this.clock.now(),
             value: attempt,

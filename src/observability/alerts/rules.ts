@@ -59,7 +59,15 @@ export interface ResolvedAlertsConfig {
   maxStuckScan: number;
 }
 
-const duration = z.union([z.number(), z.string()]);
+// Durations are checked here, so every problem of a config comes out of one parse with its path.
+const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  try {
+    return toMs(value, "duration");
+  } catch (error) {
+    ctx.issues.push({ code: "custom", message: (error as Error).message, input: value });
+    return z.NEVER;
+  }
+});
 const base = {
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "1-100 letters, digits, . _ -"),
   severity: z.enum(["critical", "warning", "info"]).default("warning"),
@@ -127,6 +135,69 @@ const configSchema = z
   })
   .strict();
 
+/** One problem of an alert config, at its path inside the config (`["rules", 0, "for"]`). */
+export interface AlertsConfigProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Check an alert config without throwing: the validated config, or every problem with its path (so a
+ * config file can say where each one is). `resolveAlertsConfig` is the throwing form.
+ */
+export function checkAlertsConfig(
+  config: unknown,
+): { ok: true; config: ResolvedAlertsConfig } | { ok: false; problems: AlertsConfigProblem[] } {
+  const parsed = configSchema.safeParse(config);
+  const problems = duplicateNames(config);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.flatMap((i): AlertsConfigProblem[] => {
+      const path = i.path.map((k) => (typeof k === "number" ? k : String(k)));
+      // An unknown key is reported where it is, so that a config file can point at its line.
+      if (i.code === "unrecognized_keys")
+        return i.keys.map((key) => ({ path: [...path, key], message: `unknown key "${key}"` }));
+      return [{ path, message: i.message }];
+    });
+    problems.unshift(...issues);
+  }
+  if (!parsed.success || problems.length > 0) return { ok: false, problems };
+  const rules = parsed.data.rules.map((r): AlertRule => {
+    switch (r.kind) {
+      case "run_stuck": {
+        const { for: forMs, ...rest } = r;
+        return { ...rest, forMs };
+      }
+      case "queue_age": {
+        const { maxAge, ...rest } = r;
+        return { ...rest, maxAgeMs: maxAge };
+      }
+      case "failure_rate": {
+        const { window, ...rest } = r;
+        return { ...rest, windowMs: window };
+      }
+      default:
+        return r;
+    }
+  });
+  return { ok: true, config: { ...parsed.data, rules } as ResolvedAlertsConfig };
+}
+
+/** Rule names used twice (checked on the raw config, so they are reported beside any other problem). */
+function duplicateNames(config: unknown): AlertsConfigProblem[] {
+  const rules = (config as { rules?: unknown } | null)?.rules;
+  if (!Array.isArray(rules)) return [];
+  const seen = new Set<string>();
+  const problems: AlertsConfigProblem[] = [];
+  rules.forEach((rule, i) => {
+    const name = (rule as { name?: unknown } | null)?.name;
+    if (typeof name !== "string") return;
+    if (seen.has(name))
+      problems.push({ path: ["rules", i, "name"], message: `rule name "${name}" is used twice` });
+    seen.add(name);
+  });
+  return problems;
+}
+
 /**
  * Validate alert config once: unknown keys, bad durations and duplicate rule names are refused with
  * INVALID_OPTIONS naming the place.
@@ -138,41 +209,8 @@ const configSchema = z
  * });
  */
 export function resolveAlertsConfig(config: AlertsConfig): ResolvedAlertsConfig {
-  const parsed = configSchema.safeParse(config);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(alerts)"}: ${i.message}`);
-    throw new DirigentError("INVALID_OPTIONS", `invalid alert config: ${issues.join("; ")}`, { issues });
-  }
-  const seen = new Set<string>();
-  const rules = parsed.data.rules.map((r, i): AlertRule => {
-    if (seen.has(r.name))
-      throw new DirigentError("INVALID_OPTIONS", `alert rule name "${r.name}" is used twice`);
-    seen.add(r.name);
-    const where = `rules.${i}`;
-    switch (r.kind) {
-      case "run_stuck": {
-        const { for: forDuration, ...rest } = r;
-        return { ...rest, forMs: ms(forDuration, `${where}.for`) };
-      }
-      case "queue_age": {
-        const { maxAge, ...rest } = r;
-        return { ...rest, maxAgeMs: ms(maxAge, `${where}.maxAge`) };
-      }
-      case "failure_rate": {
-        const { window, ...rest } = r;
-        return { ...rest, windowMs: ms(window, `${where}.window`) };
-      }
-      default:
-        return r;
-    }
-  });
-  return { ...parsed.data, rules } as ResolvedAlertsConfig;
-}
-
-function ms(value: Duration, where: string): number {
-  try {
-    return toMs(value, where);
-  } catch (error) {
-    throw new DirigentError("INVALID_OPTIONS", `invalid alert config: ${(error as Error).message}`);
-  }
+  const checked = checkAlertsConfig(config);
+  if (checked.ok) return checked.config;
+  const issues = checked.problems.map((p) => `${p.path.join(".") || "(alerts)"}: ${p.message}`);
+  throw new DirigentError("INVALID_OPTIONS", `invalid alert config: ${issues.join("; ")}`, { issues });
 }
