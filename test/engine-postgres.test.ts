@@ -106,6 +106,48 @@ await whenPostgres("engine on PostgreSQL", () => {
       );
     });
 
+    it("retries a failed parent with its failed child: the child's failed attempt stays, both complete", async () => {
+      const schema = uniqueSchema("dg_engine");
+      schemas.push(schema);
+      let broken = true;
+      let before = 0;
+      const child = workflow("charge", async (ctx, n: number) =>
+        ctx.step(
+          "charge",
+          () => {
+            if (broken) throw new Error("card declined");
+            return n * 10;
+          },
+          { retry: { maxAttempts: 1 } },
+        ),
+      );
+      const parent = workflow("order", async (ctx, n: number) => {
+        await ctx.step("before", () => ++before);
+        return ctx.child(child, n);
+      });
+      const engine = track(
+        createEngine({ store: open(schema), workflows: [parent, child], nodeId: "solo", random: () => 0.5 }),
+      );
+      await engine.start();
+      const { runId } = await engine.startRun("order", 4, { runId: "o1" });
+      await until(async () => (await engine.getRun(runId)).status === "failed", "the parent to fail");
+
+      broken = false;
+      await engine.retry(runId);
+      await until(async () => (await engine.getRun(runId)).status === "completed", "the parent to complete");
+      assert.equal((await engine.getRun(runId)).output, 40);
+      assert.equal((await engine.getRun("o1:1")).status, "completed");
+      assert.equal(before, 1, "the completed step did not run again");
+      assert.deepEqual(
+        (await engine.store.listAttempts("o1:1")).map((a) => [a.attempt, a.error.message]),
+        [[1, "card declined"]],
+      );
+      assert.deepEqual(
+        (await engine.store.loadJournal("o1:1")).map((e) => [e.status, e.attempt, e.detail?.retries?.length]),
+        [["completed", 2, 1]],
+      );
+    });
+
     it("two engines on one schema share 100 runs; every run completes exactly once", async () => {
       const schema = uniqueSchema("dg_engine");
       schemas.push(schema);

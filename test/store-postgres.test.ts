@@ -74,7 +74,13 @@ await whenPostgres("PostgreSQL store", () => {
         const { rows } = await admin.query(`SELECT name FROM ${schema}.kysely_migration ORDER BY name`);
         return rows.map((r) => r.name);
       });
-      assert.deepEqual(rows, ["001_init", "002_tasks_schedules", "003_definitions", "004_task_lease_speed"]);
+      assert.deepEqual(rows, [
+        "001_init",
+        "002_tasks_schedules",
+        "003_definitions",
+        "004_task_lease_speed",
+        "005_retry_keeps_history",
+      ]);
       assert.deepEqual(await b.write([{ type: "createRun", run: newRun("r1") }]), [
         { ok: true, created: true },
       ]);

@@ -4,6 +4,11 @@
  */
 export interface Clock {
   now(): number;
+  /**
+   * Milliseconds on a clock that never jumps (NTP steps, manual changes), for measuring how long ago
+   * something happened; only differences between its values mean anything. Defaults to `now()`.
+   */
+  monotonic?(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }

@@ -7,6 +7,7 @@ export interface HistoryEvent {
     | "run:created"
     | "run:started"
     | "run:finished"
+    | "run:retried"
     | "step:attempt-failed"
     | "step:completed"
     | "step:failed"
@@ -63,6 +64,17 @@ export function buildHistory(
   }
   for (const e of journal) {
     const base = { seq: e.seq, kind: e.kind, name: e.name, attempt: e.attempt || undefined };
+    // A retry of the failed run reopened this entry; its earlier attempts stay listed before it.
+    for (const r of e.detail?.retries ?? []) {
+      events.push({
+        time: r.at,
+        type: "run:retried",
+        seq: e.seq,
+        kind: e.kind,
+        name: e.name,
+        detail: { afterAttempt: r.afterAttempt },
+      });
+    }
     if (e.kind === "undo") {
       if (e.status === "completed") events.push({ time: e.updatedAt, type: "undo:completed", ...base });
       else if (e.status === "failed")

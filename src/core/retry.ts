@@ -1,4 +1,5 @@
 import { DirigentError, isTerminalError, retryAfterMsOf } from "./errors.js";
+import type { EntryDetail } from "./types.js";
 
 /** How a failing step is retried. Every attempt counts, the first one included. */
 export interface RetryPolicy {
@@ -72,4 +73,13 @@ export function decideRetry(
   const retryAfter = retryAfterMsOf(error);
   if (retryAfter !== undefined && retryAfter > delayMs) delayMs = retryAfter;
   return { retry: true, delayMs };
+}
+
+/**
+ * Attempts made before the current retry round of an entry: 0, or as many as it had made when a retry
+ * of its run last reopened it. The policy's attempt count (and backoff) is `attempt - this`.
+ */
+export function attemptsBeforeRound(detail: EntryDetail | undefined): number {
+  const retries = detail?.retries;
+  return retries?.length ? retries[retries.length - 1].afterAttempt : 0;
 }

@@ -122,6 +122,18 @@ export interface EntryDetail {
   compensates?: number;
   node?: string;
   timedOut?: boolean;
+  /** Retries of the run that reopened this entry (oldest first); see RetryRecord. */
+  retries?: RetryRecord[];
+}
+
+/**
+ * A retry of a failed run (retryRun) that reopened this entry: when, and how many attempts it had made
+ * by then. Attempt numbers go on after a retry (4, 5, … after 3 failed ones), but the retry policy counts
+ * the attempts of the current round only, from the latest record's `afterAttempt`.
+ */
+export interface RetryRecord {
+  at: number;
+  afterAttempt: number;
 }
 
 /** A failed attempt of a step (successful final attempts live on the journal entry itself). */

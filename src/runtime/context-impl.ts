@@ -230,6 +230,7 @@ export class DurableContext implements WorkflowContext {
       if (!def)
         throw new DirigentError("WORKFLOW_NOT_FOUND", `child workflow "${workflowName}" is not registered`);
       const now = exec.now;
+      const claimedAt = exec.host.monotonicNow();
       const inputJson = exec.encode(input, `input of child "${workflowName}"`);
       const claim = exec.host.hasCapacity()
         ? { nodeId: exec.host.nodeId, leaseMs: exec.host.leaseMs }
@@ -257,10 +258,11 @@ export class DurableContext implements WorkflowContext {
       });
       if (r.ok && r.created) {
         exec.host.events.emit("run:created", { runId: childRunId, workflow: def.name });
-        if (claim) exec.host.launch(childRunId, def, input, deadlineAt, exec.runId);
+        if (claim) exec.host.launch(childRunId, def, input, deadlineAt, exec.runId, claimedAt);
       }
     }
-    return (await exec.addWait({ seq, kind: "child", name: workflowName, childRunId })) as O;
+    const retries = recorded?.detail?.retries;
+    return (await exec.addWait({ seq, kind: "child", name: workflowName, childRunId, retries })) as O;
   }
 
   /** Resolution of a child wait: once the child run has finished, record and hand over its outcome. */
@@ -304,7 +306,11 @@ export class DurableContext implements WorkflowContext {
         status,
         resultJson: output === undefined ? null : JSON.stringify(output),
         errorJson: error ? JSON.stringify(error) : null,
-        detailJson: JSON.stringify({ childRunId: wait.childRunId, childWorkflow: wait.name }),
+        detailJson: JSON.stringify({
+          childRunId: wait.childRunId,
+          childWorkflow: wait.name,
+          ...(wait.retries ? { retries: wait.retries } : {}),
+        }),
       },
     });
   }

@@ -10,6 +10,7 @@ import { EngineEvents, type OutgoingCall } from "./events.js";
 import { RunExecution } from "./execution.js";
 import { FinishWaiters } from "./finish-waiters.js";
 import type { ExecutionHost } from "./host.js";
+import { LeaseKeeper } from "./lease-keeper.js";
 import { type EngineOptions, type ResolvedOptions, resolveEngineOptions } from "./options.js";
 import { throwIfRefused } from "./refusals.js";
 import { WorkflowRegistry } from "./registry.js";
@@ -71,7 +72,7 @@ export class Engine implements ExecutionHost {
   private backlog = false;
   private kickScheduled = false;
   private wakeTimer: { handle: TimerHandle; due: number } | undefined;
-  private heartbeatTimer: TimerHandle | undefined;
+  private readonly leases: LeaseKeeper;
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(options: EngineOptions) {
@@ -95,6 +96,15 @@ export class Engine implements ExecutionHost {
       onError: (error, scheduleId) =>
         this.events.emit("engine:error", { error, context: `schedule ${scheduleId}` }),
     });
+    this.leases = new LeaseKeeper({
+      nodeId: this.nodeId,
+      clock: this.clock,
+      store: this.store,
+      events: this.events,
+      leaseMs: this.leaseMs,
+      held: () => [...this.active.values()].filter((e) => e.state === "active" || e.state === "finishing"),
+      running: () => this.canExecute(),
+    });
   }
 
   register(...defs: WorkflowDefinition[]): this {
@@ -109,7 +119,7 @@ export class Engine implements ExecutionHost {
     this.started = true;
     if (!this.options.execute) return;
     if (this.store.subscribeWakeups) this.unsubscribe = await this.store.subscribeWakeups(() => this.kick());
-    this.heartbeat();
+    this.leases.start();
     this.kick();
   }
 
@@ -121,7 +131,7 @@ export class Engine implements ExecutionHost {
     if (this.stopping) return;
     this.stopping = true;
     if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer.handle);
-    if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer);
+    this.leases.stop();
     await this.unsubscribe?.().catch(() => {});
     const deadline = Date.now() + (options.graceMs ?? 5_000);
     while (this.busyCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -187,6 +197,7 @@ export class Engine implements ExecutionHost {
     const now = this.clock.now();
     const deadlineAt = def.options.runTimeoutMs ? now + def.options.runTimeoutMs : undefined;
     const claim = this.canExecute() && this.hasCapacity();
+    const claimedAt = this.monotonicNow();
     if (claim) this.pending++;
     let result: WriteResult;
     try {
@@ -209,7 +220,7 @@ export class Engine implements ExecutionHost {
       return { runId, created: false, workflow: existing.workflow, version: existing.version };
     }
     this.events.emit("run:created", { runId, workflow: def.name });
-    if (claim) this.launch(runId, def, input, deadlineAt);
+    if (claim) this.launch(runId, def, input, deadlineAt, undefined, claimedAt);
     else {
       this.backlog = true;
       this.kick();
@@ -265,9 +276,10 @@ export class Engine implements ExecutionHost {
   }
 
   /**
-   * Put a failed run back to work from its failed step: the failed step and what followed it run again;
-   * completed steps before it are kept. Refused with RUN_NOT_RETRYABLE unless the run failed and none of
-   * its compensations ran.
+   * Put a failed run back to work from its failed step: the failed step runs again in a new retry round
+   * (its failed attempts stay in the history, attempt numbers go on), what followed it runs again, and
+   * completed steps before it are kept. A failed child run it waits on is retried with it. Refused with
+   * RUN_NOT_RETRYABLE unless the run (and each such child) failed and none of its compensations ran.
    */
   async retry(runId: string): Promise<void> {
     this.assertUsable();
@@ -275,12 +287,15 @@ export class Engine implements ExecutionHost {
     if (!r.ok) {
       if (r.code === "RUN_NOT_FOUND")
         throw new DirigentError("RUN_NOT_FOUND", `run "${runId}" not found`, { runId });
+      const child = r.runId;
       throw new DirigentError(
         "RUN_NOT_RETRYABLE",
-        `run "${runId}" can be retried only when it failed and did not compensate`,
-        {
-          runId,
-        },
+        child === undefined
+          ? `run "${runId}" can be retried only when it failed and did not compensate`
+          : `run "${runId}" cannot be retried: it would wait again on child run "${child}", which ${
+              r.status ? `was ${r.status}` : "compensated"
+            } and cannot be retried`,
+        child === undefined ? { runId } : { runId, childRunId: child, childStatus: r.status },
       );
     }
     const stale = this.active.get(runId) ?? this.cache.get(runId);
@@ -330,6 +345,10 @@ export class Engine implements ExecutionHost {
     this.tasks.notify(queue);
   }
 
+  monotonicNow(): number {
+    return this.leases.monotonicNow();
+  }
+
   hasCapacity(): boolean {
     return this.canExecute() && this.active.size + this.pending < this.options.maxConcurrentRuns;
   }
@@ -340,8 +359,10 @@ export class Engine implements ExecutionHost {
     input: unknown,
     deadlineAt?: number,
     parentRunId?: string,
+    claimedAt?: number,
   ): void {
     const exec = new RunExecution(this, runId, def, 1, deadlineAt, []);
+    if (claimedAt !== undefined) exec.leaseFrom = claimedAt;
     exec.parentRunId = parentRunId;
     exec.lastUsedAt = this.clock.now();
     this.active.set(runId, exec);
@@ -373,10 +394,10 @@ export class Engine implements ExecutionHost {
     if (this.backlog || exec.parentRunId) this.kick();
   }
 
-  onLost(exec: RunExecution, reason: string): void {
+  onLost(exec: RunExecution, reason: string, error: Error): void {
     this.forget(exec);
     if (!this.stopping && reason !== "terminated") {
-      this.events.emit("engine:error", { error: new Error(reason), context: `run ${exec.runId} lost` });
+      this.events.emit("engine:error", { error, context: `run ${exec.runId} lost` });
     }
     this.kick();
   }
@@ -414,13 +435,14 @@ export class Engine implements ExecutionHost {
           break;
         }
         const limit = Math.min(free, 200);
+        const claimedAt = this.monotonicNow();
         const rows = await this.store.claimRuns({
           nodeId: this.nodeId,
           limit,
           leaseMs: this.leaseMs,
           now: this.clock.now(),
         });
-        for (const row of rows) void this.resume(row);
+        for (const row of rows) void this.resume(row, claimedAt);
         if (rows.length === limit) this.claimAgain = true;
         this.backlog = rows.length === limit;
       } while (this.claimAgain && this.canExecute());
@@ -434,7 +456,8 @@ export class Engine implements ExecutionHost {
     }
   }
 
-  private async resume(row: RunRecord): Promise<void> {
+  /** Execute a run just claimed; `claimedAt` is monotonicNow() when the claim was sent. */
+  private async resume(row: RunRecord, claimedAt: number): Promise<void> {
     const runId = row.runId;
     const def = this.resolveWorkflow(row.workflow, row.version);
     if (!def) {
@@ -461,6 +484,7 @@ export class Engine implements ExecutionHost {
       this.cache.delete(runId);
       this.active.set(runId, hot);
       hot.lastUsedAt = this.clock.now();
+      hot.leaseFrom = claimedAt;
       this.events.emit("run:claimed", { runId, workflow: def.name, fence: row.fence, replay: false });
       hot.resume(row.fence, row.cancelRequested);
       return;
@@ -470,6 +494,7 @@ export class Engine implements ExecutionHost {
       // in between (the fence moved by exactly one): the execution here is still the current one. Adopt
       // the new fence instead of replaying beside it, which would run an in-flight step twice at once.
       hot.adoptFence(row.fence);
+      hot.leaseFrom = claimedAt;
       this.events.emit("run:claimed", {
         runId,
         workflow: def.name,
@@ -494,6 +519,7 @@ export class Engine implements ExecutionHost {
     const exec = new RunExecution(this, runId, def, row.fence, row.deadlineAt, journal);
     exec.cancelPending = row.cancelRequested;
     exec.parentRunId = row.parentRunId;
+    exec.leaseFrom = claimedAt;
     exec.lastUsedAt = this.clock.now();
     this.active.set(runId, exec);
     this.events.emit("run:claimed", {
@@ -539,35 +565,6 @@ export class Engine implements ExecutionHost {
     } catch (error) {
       this.events.emit("engine:error", { error, context: "maintenance" });
     }
-  }
-
-  /** Renew this node's leases every third of the lease time; pick up cancel requests made elsewhere. */
-  private heartbeat(): void {
-    this.heartbeatTimer = this.clock.setTimeout(
-      async () => {
-        if (!this.canExecute()) return;
-        try {
-          // Only the runs this node knows it executes: a claim whose outcome it never learned must run out.
-          const held = [...this.active.values()].filter(
-            (e) => e.state === "active" || e.state === "finishing",
-          );
-          const { cancelRequested } = await this.store.renewLeases({
-            nodeId: this.nodeId,
-            leaseMs: this.leaseMs,
-            now: this.clock.now(),
-            runIds: held.map((e) => e.runId),
-          });
-          for (const runId of cancelRequested) {
-            const exec = this.active.get(runId);
-            if (exec && exec.state === "active") exec.cancel();
-          }
-        } catch (error) {
-          this.events.emit("engine:error", { error, context: "lease renewal" });
-        }
-        this.heartbeat();
-      },
-      Math.floor(this.leaseMs / 3),
-    );
   }
 
   /** Counts for tests and metrics. */

@@ -12,6 +12,19 @@ export interface EngineEventMap {
     takeover?: boolean;
   };
   "run:suspended": { runId: string; wakeAt?: number };
+  /**
+   * This node stopped executing a run because it no longer safely holds its lease (see LeaseKeeper): its
+   * running steps' signal was aborted and it writes nothing more for it. The run is not failed: it is
+   * claimed again, by any node, once its lease ran out, and replays. Also reported on `engine:error`.
+   */
+  "run:lease-lost": {
+    runId: string;
+    workflow: string;
+    fence: number;
+    reason: LeaseLossReason;
+    /** Time since the lease was last confirmed (claim or renewal sent), by the node's monotonic clock. */
+    sinceRenewalMs: number;
+  };
   "run:finished": {
     runId: string;
     workflow: string;
@@ -45,6 +58,13 @@ export interface EngineEventMap {
   };
   "engine:error": { error: unknown; context: string };
 }
+
+/**
+ * "not-renewed": the store refused the renewal (another node took the run over, it was terminated, or
+ * the lease ran out). "renewal-overdue": no renewal succeeded for most of the lease (database
+ * unreachable or too slow), so another node may soon claim the run.
+ */
+export type LeaseLossReason = "not-renewed" | "renewal-overdue";
 
 type Listener<T> = (payload: T) => void;
 

@@ -3,7 +3,7 @@ import { DirigentError, isDirigentError, type NondeterminismError, toErrorInfo }
 import { encodePayload } from "../core/payload.js";
 import { checkNoLeftovers, matchRecorded } from "../core/replay.js";
 import { type RetryPolicy, resolveRetryPolicy } from "../core/retry.js";
-import type { EntryKind, ErrorInfo, JournalEntry } from "../core/types.js";
+import type { EntryKind, ErrorInfo, JournalEntry, RetryRecord } from "../core/types.js";
 import type { WriteOp, WriteResult } from "../store/store.js";
 import { Abandoned, isAbandoned } from "./abandon.js";
 import { DurableContext } from "./context-impl.js";
@@ -19,6 +19,8 @@ export interface Wait {
   name: string;
   wakeAt?: number;
   childRunId?: string;
+  /** For a child wait reopened by a retry of the run: its retry records, kept when the outcome is recorded. */
+  retries?: RetryRecord[];
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -59,6 +61,11 @@ export class RunExecution {
   readonly codeController = new AbortController();
   readonly lostController = new AbortController();
   lastUsedAt = 0;
+  /**
+   * When this node's lease on the run was last confirmed, on the host's monotonic clock: when the claim
+   * or the last successful renewal covering it was sent (the database's expiry counts from then).
+   */
+  leaseFrom: number;
   /** Set when known: finishing this run wakes its parent, which this node may hold in its cache. */
   parentRunId: string | undefined;
   private idleCheckScheduled = false;
@@ -78,6 +85,7 @@ export class RunExecution {
     this.random = seededRandom(hashString(runId));
     this.stepDefaults = resolveRetryPolicy(def.options.retry, host.defaultRetry);
     this.ctx = new DurableContext(this);
+    this.leaseFrom = host.monotonicNow();
   }
 
   get now(): number {
@@ -392,17 +400,20 @@ export class RunExecution {
     for (const wait of [...this.waits.values()]) this.settleWait(wait, undefined, new Abandoned());
   }
 
-  /** Stop everything without writing: someone else owns the run now, or it was terminated. */
-  lose(reason: string): void {
+  /**
+   * Stop everything without writing: someone else owns the run now, it was terminated, or this node can
+   * no longer vouch for its lease. `error` is what running steps' signals abort with.
+   */
+  lose(reason: string, error = new DirigentError("STALE_FENCE", reason)): void {
     if (this.state === "lost" || this.state === "done") return;
     this.state = "lost";
     this.clearDeadline();
     this.codeAbandoned = true;
-    this.lostController.abort(new DirigentError("STALE_FENCE", reason));
-    this.codeController.abort(new DirigentError("STALE_FENCE", reason));
+    this.lostController.abort(error);
+    this.codeController.abort(error);
     for (const wait of [...this.waits.values()]) this.settleWait(wait, undefined, new Abandoned());
     for (const fn of this.inflightWaiters.splice(0)) fn();
-    this.host.onLost(this, reason);
+    this.host.onLost(this, reason, error);
   }
 
   // ---- run deadline ----------------------------------------------------------------------------------

@@ -22,13 +22,19 @@ export interface ExecutionHost {
   resolveWorkflow(name: string, version?: string): WorkflowDefinition | undefined;
   /** Whether the engine has room to run a child it starts at once. */
   hasCapacity(): boolean;
-  /** Begin executing a run this node created already claimed (fence 1). */
+  /** The clock leases are measured with: monotonic milliseconds (see Clock.monotonic). */
+  monotonicNow(): number;
+  /**
+   * Begin executing a run this node created already claimed (fence 1). `claimedAt`: monotonicNow()
+   * when the claiming write was made (its lease counts from then).
+   */
   launch(
     runId: string,
     def: WorkflowDefinition,
     input: unknown,
     deadlineAt?: number,
     parentRunId?: string,
+    claimedAt?: number,
   ): void;
   /** The traceparent for a step's outgoing call, if tracing is on. */
   traceparent(call: OutgoingCall): string | undefined;
@@ -36,5 +42,5 @@ export interface ExecutionHost {
   notifyQueue(queue: string): void;
   onSuspended(exec: RunExecution, wakeAt: number | undefined): void;
   onFinished(exec: RunExecution, status: RunStatus, error?: ErrorInfo): void;
-  onLost(exec: RunExecution, reason: string): void;
+  onLost(exec: RunExecution, reason: string, error: Error): void;
 }

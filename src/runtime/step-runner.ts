@@ -1,5 +1,5 @@
 import { DirigentError, StepFailedError, toErrorInfo } from "../core/errors.js";
-import { decideRetry, type RetryPolicy } from "../core/retry.js";
+import { attemptsBeforeRound, decideRetry, type RetryPolicy } from "../core/retry.js";
 import type { EntryDetail, JournalEntry } from "../core/types.js";
 import type { EncodedEntry } from "../store/store.js";
 import { Abandoned } from "./abandon.js";
@@ -29,7 +29,12 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
   const { recorded, seq, name } = spec;
   if (recorded?.status === "completed") return recorded.result as T;
   if (recorded?.status === "failed") throw new StepFailedError(name, recorded.error!);
+  // After a retry of the run, attempt numbers go on from the recorded ones, in a new retry round
+  // (`retries` in the entry's detail, kept on every write of the entry).
   let attempt = recorded?.attempt ?? 0;
+  const roundStart = attemptsBeforeRound(recorded?.detail);
+  const retries = recorded?.detail?.retries;
+  const stepDetail = retries ? { ...spec.detail, retries } : spec.detail;
   const firstStartedAt = recorded?.startedAt ?? exec.now;
   if (recorded?.status === "retrying" && recorded.wakeAt !== undefined) {
     await exec.addWait({ seq, kind: "retry", name, wakeAt: recorded.wakeAt });
@@ -68,8 +73,7 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
       }
       const base = { seq, kind: spec.kind, name, attempt, startedAt: firstStartedAt };
       if (ok) {
-        const detail =
-          attempt > 1 || spec.detail ? { ...spec.detail, attemptStartedAt: startedAt } : undefined;
+        const detail = attempt > 1 || stepDetail ? { ...stepDetail, attemptStartedAt: startedAt } : undefined;
         await exec.write(putEntry(exec, { ...base, status: "completed", resultJson, detail }));
         if (events.has("step:completed")) {
           events.emit("step:completed", {
@@ -89,7 +93,7 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
       if (tooLarge) error.terminal = true;
       const decision = tooLarge
         ? ({ retry: false, reason: "terminal" } as const)
-        : decideRetry(spec.policy, attempt, failure, exec.host.random());
+        : decideRetry(spec.policy, attempt - roundStart, failure, exec.host.random());
       const failedAttempt = {
         seq,
         attempt,
@@ -100,18 +104,14 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
       };
       if (!decision.retry) {
         await exec.write(
-          putEntry(exec, { ...base, status: "failed", error, detail: spec.detail }, { failedAttempt }),
+          putEntry(exec, { ...base, status: "failed", error, detail: stepDetail }, { failedAttempt }),
         );
         events.emit("step:failed", { runId: exec.runId, seq, name, attempt, error });
         throw new StepFailedError(name, error);
       }
       const wakeAt = exec.now + decision.delayMs;
       await exec.write(
-        putEntry(
-          exec,
-          { ...base, status: "retrying", error, wakeAt, detail: spec.detail },
-          { failedAttempt },
-        ),
+        putEntry(exec, { ...base, status: "retrying", error, wakeAt, detail: stepDetail }, { failedAttempt }),
       );
       events.emit("step:retrying", {
         runId: exec.runId,

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from "../core/clock.js";
 import { DirigentError } from "../core/errors.js";
 import { encodePayload } from "../core/payload.js";
-import { decideRetry } from "../core/retry.js";
+import { attemptsBeforeRound, decideRetry } from "../core/retry.js";
 import type { ErrorInfo, QueueInfo, TaskRecord } from "../core/types.js";
 import type { Store, WriteResult } from "../store/store.js";
 import type { EngineEvents } from "./events.js";
@@ -173,7 +173,7 @@ export class TaskQueues {
     if (failure.code) error.code = failure.code;
     if (failure.details !== undefined) error.details = failure.details;
     if (failure.retryable === false) error.terminal = true;
-    const retryAt = this.retryAt(task, error, failure.retryAfterMs);
+    const retryAt = await this.retryAt(task, error, failure.retryAfterMs);
     const r = await this.host.batcher.submit({
       type: "failTask",
       taskId,
@@ -188,9 +188,16 @@ export class TaskQueues {
   }
 
   /** When the next attempt is due, or undefined when the task has failed for good. */
-  private retryAt(task: TaskRecord, error: ErrorInfo, retryAfterMs?: number): number | undefined {
+  private async retryAt(
+    task: TaskRecord,
+    error: ErrorInfo,
+    retryAfterMs?: number,
+  ): Promise<number | undefined> {
     if (error.terminal) return undefined;
-    const decision = decideRetry(task.retry, task.attempt, new Error(error.message), this.host.random());
+    // After a retry of the run, the policy counts only the attempts of the current round (the entry knows).
+    const entry = await this.host.store.getEntry(task.runId, task.seq);
+    const attempt = task.attempt - attemptsBeforeRound(entry?.detail);
+    const decision = decideRetry(task.retry, attempt, new Error(error.message), this.host.random());
     if (!decision.retry) return undefined;
     const delay = Math.max(decision.delayMs, retryAfterMs ?? 0);
     return this.host.clock.now() + delay;
@@ -213,7 +220,7 @@ export class TaskQueues {
           : `task "${task.name}" waited longer than its schedule-to-start timeout for a worker`,
       };
       if (!leased) error.terminal = true;
-      const retryAt = this.retryAt(task, error);
+      const retryAt = await this.retryAt(task, error);
       const r = await this.host.batcher.submit({
         type: "failTask",
         taskId: task.taskId,

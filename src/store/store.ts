@@ -44,19 +44,25 @@ export interface Store {
 
   /**
    * Extend the leases of runs owned by `nodeId` whose lease has not expired: all of them, or only
-   * `runIds` (the runs the node knows it executes, so a run whose claim outcome it never learned lets
-   * its lease run out and is taken over). Returns the ids of owned runs with a cancel request pending.
+   * `runs`, each only while it still carries the fence given (the runs the node knows it executes, so
+   * a run whose claim outcome it never learned lets its lease run out and is taken over).
+   *
+   * Returns `renewed`, the ids of the runs whose lease was extended: a run asked for and missing from
+   * it is no longer safely this node's (another node claimed it, it was terminated or released, or its
+   * lease ran out), and the node stops executing it. And `cancelRequested`, the ids of owned runs with a
+   * cancel request pending.
    */
   renewLeases(args: {
     nodeId: string;
     leaseMs: number;
     now: number;
-    runIds?: string[];
-  }): Promise<{ cancelRequested: string[] }>;
+    runs?: { runId: string; fence: number }[];
+  }): Promise<{ renewed: string[]; cancelRequested: string[] }>;
 
   /**
-   * The earliest of: a wake-up time among runs without an owner, a lease expiry among owned runs, and
-   * the next fire time of an unpaused schedule.
+   * The earliest of: a wake-up time among runs without an owner, the first instant an owned run can be
+   * taken over (its lease expiry + 1 ms: a lease is valid up to its expiry time, claimRuns takes it
+   * after), and the next fire time of an unpaused schedule.
    */
   nextWakeAt(): Promise<number | undefined>;
 
@@ -184,9 +190,15 @@ export type WriteOp =
   /** End a run at once: status terminated, lease dropped, fence bumped so the owner's writes fail. */
   | { type: "terminateRun"; runId: string; reason: string; now: number }
   /**
-   * Put a failed run back to pending from its failed step: the failed entries and everything after them
-   * are removed so those steps run again. Refused (RUN_NOT_RETRYABLE) unless the run failed and no
-   * compensation completed.
+   * Put a failed run back to pending from its first failed journal entry, keeping that entry's history:
+   * a step becomes "retrying" (due now), a task (queued again) or a child wait becomes "waiting"; its
+   * failed attempts stay and `detail.retries` gains `{ at: now, afterAttempt }`, where the new retry round
+   * starts (attempt numbers go on). Other failed entries (a signal timeout) and every entry after it are
+   * removed and run again; tasks the run's ending cancelled are queued again. Failed child runs that the
+   * run's open child entries name are retried the same way, recursively. Refused (RUN_NOT_RETRYABLE)
+   * unless the run failed and no compensation completed, and likewise for those children; a child that
+   * was cancelled or terminated refuses it too (`runId` names the child). A refusal changes nothing,
+   * anywhere in the tree. Leaves the fence as it is.
    */
   | { type: "retryRun"; runId: string; now: number }
   /** Write the task's waiting journal entry and queue the task, in one step. */
@@ -283,8 +295,10 @@ export type WriteFailure = {
     | "SCHEDULE_NOT_FOUND"
     | "SCHEDULE_EXISTS"
     | "STALE_SCHEDULE";
-  /** The run's status when the failure is RUN_FINISHED. */
+  /** The run's status when the failure is RUN_FINISHED or RUN_NOT_RETRYABLE. */
   status?: RunStatus;
+  /** RUN_NOT_RETRYABLE because of a child run the retry would wait on again: that child (status: its status). */
+  runId?: string;
 };
 
 export type WriteResult =

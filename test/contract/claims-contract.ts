@@ -103,17 +103,18 @@ export function claimsContract(h: ContractHelpers): void {
   });
 
   describe("renewLeases", () => {
-    it("extends this node's unexpired leases only", async () => {
+    it("extends this node's unexpired leases only, and says which", async () => {
       await create("mine", {}, "node-a"); // lease until T0 + LEASE
       await create("expired", { now: T0 - 2 * LEASE }, "node-a"); // lease ran out at T0 - LEASE
       await create("theirs", {}, "node-b");
       const renewed = await store().renewLeases({ nodeId: "node-a", leaseMs: 5_000, now: T0 + 20 });
-      assert.deepEqual(renewed, { cancelRequested: [] });
+      assert.deepEqual(renewed, { renewed: ["mine"], cancelRequested: [] });
       expectRun(await getRun("mine"), { leaseExpiresAt: T0 + 5_020, owner: "node-a", fence: 1 });
       expectRun(await getRun("expired"), { leaseExpiresAt: T0 - LEASE, owner: "node-a" });
       expectRun(await getRun("theirs"), { leaseExpiresAt: T0 + LEASE, owner: "node-b" });
       // A lease renewed exactly at its expiry time is still ours.
-      await store().renewLeases({ nodeId: "node-a", leaseMs: 1_000, now: T0 + 5_020 });
+      const again = await store().renewLeases({ nodeId: "node-a", leaseMs: 1_000, now: T0 + 5_020 });
+      assert.deepEqual(again.renewed, ["mine"]);
       expectRun(await getRun("mine"), { leaseExpiresAt: T0 + 6_020 });
       // The expired one is someone else's to take over.
       const [taken] = await claimAll("node-b", T0 + 5_020);
@@ -125,22 +126,68 @@ export function claimsContract(h: ContractHelpers): void {
     it("extends only the runs named, so an owned run the node does not know about runs out", async () => {
       await create("known", {}, "node-a");
       await create("unknown", {}, "node-a");
-      await store().renewLeases({ nodeId: "node-a", leaseMs: 5_000, now: T0 + 20, runIds: ["known"] });
+      const first = await store().renewLeases({
+        nodeId: "node-a",
+        leaseMs: 5_000,
+        now: T0 + 20,
+        runs: [{ runId: "known", fence: 1 }],
+      });
+      assert.deepEqual(first, { renewed: ["known"], cancelRequested: [] });
       expectRun(await getRun("known"), { leaseExpiresAt: T0 + 5_020 });
       expectRun(await getRun("unknown"), { leaseExpiresAt: T0 + LEASE });
-      await store().renewLeases({ nodeId: "node-a", leaseMs: 5_000, now: T0 + 30, runIds: [] });
+      const none = await store().renewLeases({ nodeId: "node-a", leaseMs: 5_000, now: T0 + 30, runs: [] });
+      assert.deepEqual(none, { renewed: [], cancelRequested: [] });
       expectRun(await getRun("known"), { leaseExpiresAt: T0 + 5_020 });
+    });
+
+    it("does not renew, and leaves out of `renewed`, a run the node no longer holds with that fence", async () => {
+      await create("kept", {}, "node-a");
+      // Leases that ran out, earliest first (claims take expired leases in that order).
+      await create("stolen", { now: T0 - 4 * LEASE }, "node-a");
+      await create("reclaimed", { now: T0 - 3 * LEASE }, "node-a");
+      await create("terminated", {}, "node-a");
+      await create("released", {}, "node-a");
+      await create("expired", { now: T0 - 2 * LEASE }, "node-a");
+      // Another node takes one over; this node claims another again itself (fence 2, same owner).
+      const [stolen] = await store().claimRuns({ nodeId: "node-b", limit: 1, leaseMs: LEASE, now: T0 });
+      assert.equal(stolen.runId, "stolen");
+      const [again] = await store().claimRuns({ nodeId: "node-a", limit: 1, leaseMs: LEASE, now: T0 });
+      assert.equal(again.runId, "reclaimed");
+      await one({ type: "terminateRun", runId: "terminated", reason: "x", now: T0 });
+      await one({ type: "releaseRun", runId: "released", fence: 1, now: T0 });
+      const result = await store().renewLeases({
+        nodeId: "node-a",
+        leaseMs: LEASE,
+        now: T0 + 10,
+        runs: ["kept", "stolen", "reclaimed", "terminated", "released", "expired", "missing"].map(
+          (runId) => ({ runId, fence: 1 }),
+        ),
+      });
+      assert.deepEqual(result, { renewed: ["kept"], cancelRequested: [] });
+      expectRun(await getRun("kept"), { leaseExpiresAt: T0 + 10 + LEASE });
+      expectRun(await getRun("stolen"), { owner: "node-b", fence: 2, leaseExpiresAt: T0 + LEASE });
+      expectRun(await getRun("reclaimed"), { owner: "node-a", fence: 2, leaseExpiresAt: T0 + LEASE });
+      // Under its current fence the re-claimed run is renewed.
+      const current = await store().renewLeases({
+        nodeId: "node-a",
+        leaseMs: LEASE,
+        now: T0 + 20,
+        runs: [{ runId: "reclaimed", fence: 2 }],
+      });
+      assert.deepEqual(current.renewed, ["reclaimed"]);
+      expectRun(await getRun("reclaimed"), { leaseExpiresAt: T0 + 20 + LEASE });
     });
   });
 
   describe("nextWakeAt", () => {
-    it("is the earliest unowned wake-up or owned lease expiry", async () => {
+    it("is the earliest unowned wake-up or instant an owned run can be taken over", async () => {
       assert.equal(await store().nextWakeAt(), undefined);
-      await create("owned", {}, "node-a"); // lease until T0 + LEASE
-      assert.equal(await store().nextWakeAt(), T0 + LEASE);
+      await create("owned", {}, "node-a"); // lease until T0 + LEASE, claimable from T0 + LEASE + 1
+      assert.equal(await store().nextWakeAt(), T0 + LEASE + 1);
+      assert.deepEqual(await claimAll("node-b", T0 + LEASE), []);
       await create("sleeper", {}, "node-a");
       await suspend("sleeper", 1, T0 + 90_000);
-      assert.equal(await store().nextWakeAt(), T0 + LEASE);
+      assert.equal(await store().nextWakeAt(), T0 + LEASE + 1);
       await create("due", { now: T0 + 5 });
       assert.equal(await store().nextWakeAt(), T0 + 5);
       await one({ type: "terminateRun", runId: "due", reason: "x", now: T0 });

@@ -5,6 +5,7 @@ import type { Store } from "../../src/store/store.js";
 import { claimsContract } from "./claims-contract.js";
 import { contractHelpers } from "./helpers.js";
 import { listContract } from "./list-contract.js";
+import { retryContract } from "./retry-contract.js";
 import { runOpsContract } from "./run-ops-contract.js";
 import { taskContract } from "./task-contract.js";
 
@@ -36,8 +37,9 @@ export function storeContract(label: string, makeStore: () => Promise<StoreHandl
     runOpsContract(h);
     claimsContract(h);
     listContract(h);
+    retryContract(h);
 
-    describe("task queues, run retry, schedules and definitions", () => {
+    describe("task queues, schedules and definitions", () => {
       taskContract(() => store);
     });
   });

@@ -1,12 +1,10 @@
-// The store contract, continued: task queues, run retry, schedules and definitions. Defined inside
+// The store contract, continued: task queues, schedules and definitions. Defined inside
 // storeContract's describe, so every test gets a fresh migrated store from `current()`.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ScheduleRecord, TaskRecord } from "../../src/core/types.js";
 import type { EncodedEntry, NewTask, Store, WriteOp, WriteResult } from "../../src/store/store.js";
 import { LEASE, T0 } from "./helpers.js";
-
-const UNDO_SEQ_BASE = 1_000_000_000;
 
 export function taskContract(current: () => Store): void {
   const one = async (op: WriteOp): Promise<WriteResult> => (await current().write([op]))[0];
@@ -457,118 +455,6 @@ export function taskContract(current: () => Store): void {
       ]);
       assert.deepEqual(await current().describeQueue("q", T0 + 500), queues[1]);
       assert.equal(await current().describeQueue("nope", T0), undefined);
-    });
-  });
-
-  describe("retryRun", () => {
-    const failRun = async (runId: string, entries: EncodedEntry[]) => {
-      await ownedRun(runId);
-      for (const e of entries) await one({ type: "putEntry", runId, fence: 1, entry: e });
-      await one({
-        type: "completeRun",
-        runId,
-        fence: 1,
-        status: "failed",
-        outputJson: null,
-        error: { name: "StepFailedError", message: "x" },
-        now: T0 + 50,
-      });
-    };
-
-    it("reopens a failed run from its first failed step", async () => {
-      await ownedRun("r1");
-      await one({ type: "putEntry", runId: "r1", fence: 1, entry: entry(0) });
-      await one({
-        type: "putEntry",
-        runId: "r1",
-        fence: 1,
-        entry: entry(1, { status: "failed", errorJson: err("x"), resultJson: null }),
-        failedAttempt: { seq: 1, attempt: 1, startedAt: T0, endedAt: T0, errorJson: err("x") },
-      });
-      await one({
-        type: "putEntry",
-        runId: "r1",
-        fence: 1,
-        entry: entry(0, { kind: "step", status: "completed" }),
-        failedAttempt: { seq: 0, attempt: 1, startedAt: T0, endedAt: T0, errorJson: err("first try") },
-      });
-      await schedule("r1", 2);
-      await one({
-        type: "putEntry",
-        runId: "r1",
-        fence: 1,
-        entry: entry(UNDO_SEQ_BASE, { kind: "undo", status: "failed" }),
-      });
-      await one({ type: "requestCancel", runId: "r1", now: T0 });
-      await one({
-        type: "completeRun",
-        runId: "r1",
-        fence: 1,
-        status: "failed",
-        outputJson: null,
-        error: { name: "StepFailedError", message: "x" },
-        now: T0 + 50,
-      });
-      assert.deepEqual(await one({ type: "retryRun", runId: "r1", now: T0 + 100 }), { ok: true });
-      const run = await current().getRun("r1");
-      assert.ok(run);
-      assert.equal(run.status, "pending");
-      assert.equal(run.error, undefined);
-      assert.equal(run.output, undefined);
-      assert.equal(run.completedAt, undefined);
-      assert.equal(run.cancelRequested, false);
-      assert.equal(run.owner, undefined);
-      assert.equal(run.wakeAt, T0 + 100);
-      assert.equal(run.updatedAt, T0 + 100);
-      assert.equal(run.fence, 1);
-      assert.deepEqual(
-        (await current().loadJournal("r1")).map((e) => e.seq),
-        [0],
-      );
-      assert.deepEqual(
-        (await current().listAttempts("r1")).map((a) => a.seq),
-        [0],
-      );
-      assert.equal(await current().getTask("r1:2"), undefined);
-      const [claimed] = await current().claimRuns({
-        nodeId: "node-b",
-        limit: 5,
-        leaseMs: LEASE,
-        now: T0 + 100,
-      });
-      assert.equal(claimed.runId, "r1");
-      assert.equal(claimed.fence, 2);
-    });
-
-    it("without a failed step, drops only the compensation entries", async () => {
-      await failRun("r1", [entry(0), entry(1), entry(UNDO_SEQ_BASE + 1, { kind: "undo", status: "failed" })]);
-      assert.deepEqual(await one({ type: "retryRun", runId: "r1", now: T0 }), { ok: true });
-      assert.deepEqual(
-        (await current().loadJournal("r1")).map((e) => e.seq),
-        [0, 1],
-      );
-    });
-
-    it("is refused unless the run failed and no compensation completed", async () => {
-      assert.deepEqual(await one({ type: "retryRun", runId: "nope", now: T0 }), {
-        ok: false,
-        code: "RUN_NOT_FOUND",
-      });
-      await ownedRun("running");
-      assert.deepEqual(await one({ type: "retryRun", runId: "running", now: T0 }), {
-        ok: false,
-        code: "RUN_NOT_RETRYABLE",
-        status: "running",
-      });
-      await failRun("compensated", [
-        entry(0, { status: "failed" }),
-        entry(UNDO_SEQ_BASE, { kind: "undo", status: "completed" }),
-      ]);
-      assert.deepEqual(await one({ type: "retryRun", runId: "compensated", now: T0 }), {
-        ok: false,
-        code: "RUN_NOT_RETRYABLE",
-      });
-      assert.equal((await current().getRun("compensated"))?.status, "failed");
     });
   });
 

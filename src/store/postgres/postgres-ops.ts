@@ -89,6 +89,7 @@ interface RawResult {
   ok: boolean;
   code?: string;
   status?: string;
+  runId?: string;
   created?: boolean;
   run?: RunRow;
   consumed?: boolean;
@@ -109,7 +110,14 @@ export function decodeResults(raw: RawResult[], expected: number): WriteResult[]
     );
   }
   return raw.map((r): WriteResult => {
-    if (!r.ok) return { ok: false, code: r.code, ...(r.status ? { status: r.status } : {}) } as WriteResult;
+    if (!r.ok) {
+      return {
+        ok: false,
+        code: r.code,
+        ...(r.status ? { status: r.status } : {}),
+        ...(r.runId ? { runId: r.runId } : {}),
+      } as WriteResult;
+    }
     const out: WriteResult & { ok: true } = { ok: true };
     if (r.created !== undefined) out.created = r.created;
     if (r.run) out.run = runFromRow(r.run);
@@ -171,19 +179,23 @@ export function inlineParams(sql: string, values: unknown[]): string | undefined
 
 /**
  * Renew this node's unexpired leases and report its runs with a cancel request, in one statement (the
- * SELECT sees the rows as they were before the UPDATE, which changes neither owner nor cancel_requested).
- * $1 nodeId, $2 now, $3 lease end, $4 the run ids to renew (null: all of this node's).
+ * second SELECT sees the rows as they were before the UPDATE, which changes neither owner nor
+ * cancel_requested). Rows: the renewed runs (renewed true), then the runs with a cancel request.
+ * $1 nodeId, $2 now, $3 lease end, $4 the run ids to renew and $5 their fences (null: all of this node's).
  */
 export const RENEW_SQL = `
 WITH renewed AS (
   UPDATE runs SET lease_expires_at = $3 WHERE owner = $1 AND lease_expires_at >= $2
-    AND ($4::text[] IS NULL OR run_id = ANY($4::text[])) RETURNING run_id
+    AND ($4::text[] IS NULL OR (run_id, fence) IN (SELECT * FROM unnest($4::text[], $5::bigint[])))
+  RETURNING run_id
 )
-SELECT run_id FROM runs WHERE owner = $1 AND cancel_requested`;
+SELECT run_id, true AS renewed FROM renewed
+UNION ALL
+SELECT run_id, false AS renewed FROM runs WHERE owner = $1 AND cancel_requested`;
 
 export const NEXT_WAKE_SQL = `
 SELECT (SELECT min(wake_at) FROM runs WHERE owner IS NULL AND wake_at IS NOT NULL) AS w,
-       (SELECT min(lease_expires_at) FROM runs WHERE owner IS NOT NULL) AS l,
+       (SELECT min(lease_expires_at) + 1 FROM runs WHERE owner IS NOT NULL) AS l,
        (SELECT min(next_fire_at) FROM schedules WHERE NOT paused) AS s`;
 
 /** $1 queue, $2 workerId, $3 limit, $4 now (see dirigent_lease_tasks). */

@@ -282,16 +282,20 @@ export class PostgresStore implements Store {
     nodeId: string;
     leaseMs: number;
     now: number;
-    runIds?: string[];
-  }): Promise<{ cancelRequested: string[] }> {
-    const { rows } = await queryWithRetry<{ run_id: string }>(this.pool, RENEW_SQL, [
+    runs?: { runId: string; fence: number }[];
+  }): Promise<{ renewed: string[]; cancelRequested: string[] }> {
+    const { rows } = await queryWithRetry<{ run_id: string; renewed: boolean }>(this.pool, RENEW_SQL, [
       args.nodeId,
       args.now,
       args.now + args.leaseMs,
-      args.runIds ?? null,
+      args.runs?.map((r) => r.runId) ?? null,
+      args.runs?.map((r) => r.fence) ?? null,
     ]);
-    if (args.runIds === undefined || args.runIds.length > 0) this.counters.commits++;
-    return { cancelRequested: rows.map((r) => r.run_id) };
+    if (args.runs === undefined || args.runs.length > 0) this.counters.commits++;
+    return {
+      renewed: rows.filter((r) => r.renewed).map((r) => r.run_id),
+      cancelRequested: rows.filter((r) => !r.renewed).map((r) => r.run_id),
+    };
   }
 
   async nextWakeAt(): Promise<number | undefined> {

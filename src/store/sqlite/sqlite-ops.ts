@@ -107,9 +107,12 @@ export class SqliteOps {
          WHERE run_id IN (SELECT value FROM json_each(@ids))
          RETURNING *`,
       ),
+      // @runs: a JSON array of [runId, fence] pairs, or null for every run of the node.
       renew: db.prepare(
         `UPDATE runs SET lease_expires_at = @leaseUntil WHERE owner = @nodeId AND lease_expires_at >= @now
-         AND (@runIds IS NULL OR run_id IN (SELECT value FROM json_each(@runIds)))`,
+         AND (@runs IS NULL OR (run_id, fence) IN
+           (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@runs)))
+         RETURNING run_id`,
       ),
       cancelRequested: db.prepare("SELECT run_id FROM runs WHERE owner = ? AND cancel_requested = 1"),
     };
@@ -259,18 +262,19 @@ export class SqliteOps {
     })();
   }
 
-  renew(args: { nodeId: string; leaseMs: number; now: number; runIds?: string[] }): {
+  renew(args: { nodeId: string; leaseMs: number; now: number; runs?: { runId: string; fence: number }[] }): {
+    renewed: string[];
     cancelRequested: string[];
   } {
     return this.db.transaction(() => {
-      this.st.renew.run({
+      const renewed = this.st.renew.all({
         nodeId: args.nodeId,
         leaseUntil: args.now + args.leaseMs,
         now: args.now,
-        runIds: args.runIds ? JSON.stringify(args.runIds) : null,
-      });
+        runs: args.runs ? JSON.stringify(args.runs.map((r) => [r.runId, r.fence])) : null,
+      }) as { run_id: string }[];
       const rows = this.st.cancelRequested.all(args.nodeId) as { run_id: string }[];
-      return { cancelRequested: rows.map((r) => r.run_id) };
+      return { renewed: renewed.map((r) => r.run_id), cancelRequested: rows.map((r) => r.run_id) };
     })();
   }
 

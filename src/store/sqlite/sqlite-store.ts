@@ -93,7 +93,12 @@ export class SqliteStore implements Store {
       .map((r) => (r.takeover ? { ...runFromRow(r), takeover: true } : runFromRow(r)));
   }
 
-  async renewLeases(args: { nodeId: string; leaseMs: number; now: number; runIds?: string[] }) {
+  async renewLeases(args: {
+    nodeId: string;
+    leaseMs: number;
+    now: number;
+    runs?: { runId: string; fence: number }[];
+  }) {
     return this.ops.renew(args);
   }
 
@@ -297,7 +302,7 @@ function lazyStatements(db: Database.Database) {
     signals: db.prepare("SELECT * FROM signals WHERE run_id = ? ORDER BY id"),
     nextWake: db.prepare(
       `SELECT (SELECT min(wake_at) FROM runs WHERE owner IS NULL AND wake_at IS NOT NULL) AS w,
-              (SELECT min(lease_expires_at) FROM runs WHERE owner IS NOT NULL) AS l,
+              (SELECT min(lease_expires_at) + 1 FROM runs WHERE owner IS NOT NULL) AS l,
               (SELECT min(next_fire_at) FROM schedules WHERE paused = 0) AS s`,
     ),
   });

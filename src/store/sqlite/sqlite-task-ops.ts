@@ -9,6 +9,7 @@ import {
   type TaskRow,
   taskFromRow,
 } from "../task-rows.js";
+import { SqliteRetry } from "./sqlite-retry.js";
 
 type TaskOp = Extract<
   WriteOp,
@@ -28,20 +29,21 @@ type TaskOp = Extract<
   }
 >;
 
-const UNDO_SEQ_BASE = 1_000_000_000;
-
 /**
- * SQLite transitions of task queues, schedules and run retry. Like SqliteOps, every method runs inside
- * the batch transaction opened by the store.
+ * SQLite transitions of task queues, schedules and run retry (in SqliteRetry). Like SqliteOps, every
+ * method runs inside the batch transaction opened by the store.
  */
 export class SqliteTaskOps {
   private s!: ReturnType<SqliteTaskOps["prepare"]>;
+  private readonly retry: SqliteRetry;
 
   /** `putEntry` is SqliteOps' journal upsert, shared so the statement exists once. */
   constructor(
     private readonly db: Database.Database,
     private readonly putEntry: (runId: string, entry: EncodedEntry) => void,
-  ) {}
+  ) {
+    this.retry = new SqliteRetry(db);
+  }
 
   private prepare() {
     const db = this.db;
@@ -129,20 +131,6 @@ export class SqliteTaskOps {
       cancelRunTasks: db.prepare(
         "UPDATE tasks SET status = 'cancelled', updated_at = ? WHERE run_id = ? AND status IN ('queued','leased')",
       ),
-      failedEntries: db.prepare(
-        `SELECT min(seq) AS first FROM journal WHERE run_id = ? AND status = 'failed' AND seq < ${UNDO_SEQ_BASE}`,
-      ),
-      completedUndos: db.prepare(
-        `SELECT count(*) AS n FROM journal WHERE run_id = ? AND seq >= ${UNDO_SEQ_BASE} AND status = 'completed'`,
-      ),
-      dropFrom: db.prepare("DELETE FROM journal WHERE run_id = ? AND seq >= ?"),
-      dropAttemptsFrom: db.prepare("DELETE FROM attempts WHERE run_id = ? AND seq >= ?"),
-      dropTasksFrom: db.prepare("DELETE FROM tasks WHERE run_id = ? AND seq >= ?"),
-      reopenRun: db.prepare(
-        `UPDATE runs SET status = 'pending', error_json = NULL, output_json = NULL, completed_at = NULL,
-           cancel_requested = 0, deadline_at = NULL, owner = NULL, lease_expires_at = NULL, wake_at = @now,
-           updated_at = @now WHERE run_id = @runId`,
-      ),
       schedule: db.prepare("SELECT * FROM schedules WHERE schedule_id = ?"),
       insertSchedule: db.prepare(
         `INSERT INTO schedules (schedule_id, workflow, input_json, cron, timezone, overlap, catchup_window_ms, paused,
@@ -186,7 +174,7 @@ export class SqliteTaskOps {
   apply(op: TaskOp): WriteResult {
     switch (op.type) {
       case "retryRun":
-        return this.retryRun(op.runId, op.now);
+        return this.retry.retryRun(op.runId, op.now);
       case "scheduleTask": {
         const run = this.st.runState.get(op.runId) as { fence: number; status: string } | undefined;
         if (!run) return { ok: false, code: "RUN_NOT_FOUND" };
@@ -366,22 +354,6 @@ export class SqliteTaskOps {
     }
     if (!expired && Number(task.lease_expires_at) < now) return { ok: false, code: "TASK_LEASE_EXPIRED" };
     return task;
-  }
-
-  private retryRun(runId: string, now: number): WriteResult {
-    const run = this.st.runState.get(runId) as { status: string } | undefined;
-    if (!run) return { ok: false, code: "RUN_NOT_FOUND" };
-    if (run.status !== "failed") return { ok: false, code: "RUN_NOT_RETRYABLE", status: run.status as any };
-    if ((this.st.completedUndos.get(runId) as { n: number }).n > 0)
-      return { ok: false, code: "RUN_NOT_RETRYABLE" };
-    const { first } = this.st.failedEntries.get(runId) as { first: number | null };
-    // No failed entry (a nondeterminism or timeout failure): retry replays the whole recorded journal.
-    const from = first ?? UNDO_SEQ_BASE;
-    this.st.dropFrom.run(runId, from);
-    this.st.dropAttemptsFrom.run(runId, from);
-    this.st.dropTasksFrom.run(runId, from);
-    this.st.reopenRun.run({ runId, now });
-    return { ok: true };
   }
 
   leaseTasks(args: { queue: string; workerId: string; limit: number; now: number }): TaskRecord[] {
