@@ -80,6 +80,7 @@ await whenPostgres("PostgreSQL store", () => {
         "003_definitions",
         "004_task_lease_speed",
         "005_retry_keeps_history",
+        "006_paused_schedules",
       ]);
       assert.deepEqual(await b.write([{ type: "createRun", run: newRun("r1") }]), [
         { ok: true, created: true },

@@ -231,8 +231,10 @@ export interface ScheduleRecord {
   /** Fires missed while no node ran are caught up only if they are at most this old. */
   catchupWindowMs: number;
   paused: boolean;
+  /** Absent while paused (resume computes it from then on) and when the expression never fires again. */
   nextFireAt?: number;
   lastFireAt?: number;
+  /** The run the last fire started, timed or triggered by hand: the overlap policies wait for it. */
   lastRunId?: string;
   /** buffer_one: a fire waiting for the running one to finish. */
   bufferedFireAt?: number;

@@ -15,6 +15,7 @@ import { type EngineOptions, type ResolvedOptions, resolveEngineOptions } from "
 import { throwIfRefused } from "./refusals.js";
 import { WorkflowRegistry } from "./registry.js";
 import { Schedules } from "./schedules.js";
+import { settlesWithin } from "./settles-within.js";
 import { TaskQueues } from "./task-queues.js";
 import type { WorkflowDefinition } from "./workflow.js";
 import { WriteBatcher } from "./write-batcher.js";
@@ -125,14 +126,17 @@ export class Engine implements ExecutionHost {
 
   /**
    * Stop claiming; give in-flight runs up to `graceMs` to reach a wait or finish; release the leases of
-   * the rest so another node (or the next start) continues them at once; flush pending writes.
+   * the rest so another node (or the next start) continues them at once; flush pending writes. The
+   * releases and the flush get `writeTimeoutMs` (default 5 s): with the database unreachable they never
+   * finish, so stop returns anyway, reporting it on `engine:error`; those leases then run out by themselves.
    */
-  async stop(options: { graceMs?: number } = {}): Promise<void> {
+  async stop(options: { graceMs?: number; writeTimeoutMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer.handle);
     this.leases.stop();
-    await this.unsubscribe?.().catch(() => {});
+    const writeTimeoutMs = options.writeTimeoutMs ?? 5_000;
+    await settlesWithin(this.unsubscribe?.() ?? Promise.resolve(), writeTimeoutMs);
     const deadline = Date.now() + (options.graceMs ?? 5_000);
     while (this.busyCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const releases: Promise<WriteResult>[] = [];
@@ -149,8 +153,14 @@ export class Engine implements ExecutionHost {
       }
       exec.lose("engine stopping");
     }
-    await Promise.allSettled(releases);
-    await this.batcher.drain();
+    const written = Promise.allSettled(releases).then(() => this.batcher.drain());
+    if (!(await settlesWithin(written, writeTimeoutMs))) {
+      const error = new Error(
+        `engine stop: ${releases.length} lease release(s) and pending writes did not finish within ` +
+          `${writeTimeoutMs} ms (database unreachable?); stopping anyway, the leases expire within ${this.leaseMs} ms`,
+      );
+      this.events.emit("engine:error", { error, context: "engine stop" });
+    }
     for (const exec of this.cache.values()) exec.lose("engine stopping");
     this.cache.clear();
     this.finishWaiters.stopAll();

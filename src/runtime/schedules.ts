@@ -67,7 +67,10 @@ export class Schedules {
     }
     const timezone = spec.timezone ?? "UTC";
     const now = this.host.clock.now();
-    const nextFireAt = nextFire(spec.cron, timezone, now);
+    const paused = spec.paused ?? false;
+    // Computed even when paused, to refuse a bad expression now; a paused schedule has no next fire.
+    const firstFire = nextFire(spec.cron, timezone, now);
+    const nextFireAt = paused ? undefined : firstFire;
     const schedule: ScheduleRecord = {
       scheduleId: spec.scheduleId,
       workflow: spec.workflow,
@@ -76,7 +79,7 @@ export class Schedules {
       timezone,
       overlap,
       catchupWindowMs,
-      paused: spec.paused ?? false,
+      paused,
       nextFireAt,
       createdAt: now,
       updatedAt: now,
@@ -127,11 +130,32 @@ export class Schedules {
     check(await this.host.batcher.submit({ type: "deleteSchedule", scheduleId }), scheduleId);
   }
 
-  /** Start a run now, outside the cron rhythm (the schedule's own times are unchanged). */
+  /**
+   * Start a run now, outside the cron rhythm (the schedule's fire times are unchanged). The run becomes
+   * the schedule's last run, as a timed fire's does, so the overlap policy waits for it too.
+   */
   async trigger(scheduleId: string): Promise<{ runId: string }> {
-    const s = await this.get(scheduleId);
-    const runId = `${s.scheduleId}@manual-${new Date(this.host.clock.now()).toISOString()}`;
+    let s: ScheduleRecord | undefined = await this.get(scheduleId);
+    const now = this.host.clock.now();
+    const runId = `${s.scheduleId}@manual-${new Date(now).toISOString()}`;
     await this.host.startRun(s.workflow, s.input, runId);
+    // Compare-and-set with the fire times unchanged; a tick that advanced them meanwhile makes it stale,
+    // so read again and retry (a few times: ticks are rare next to this).
+    for (let attempt = 0; s && attempt < 5; attempt++) {
+      const r = await this.host.batcher.submit({
+        type: "advanceSchedule",
+        scheduleId,
+        expectedNextFireAt: s.nextFireAt ?? null,
+        expectedBufferedFireAt: s.bufferedFireAt ?? null,
+        nextFireAt: s.nextFireAt ?? null,
+        bufferedFireAt: s.bufferedFireAt ?? null,
+        lastFireAt: now,
+        lastRunId: runId,
+        now,
+      });
+      if (r.ok) break;
+      s = await this.host.store.getSchedule(scheduleId); // deleted meanwhile: the run started anyway
+    }
     return { runId };
   }
 

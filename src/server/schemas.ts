@@ -444,7 +444,7 @@ export const ScheduleRecordSchema = z
     nextFireAt: epochMs
       .optional()
       .describe(
-        "the next fire (kept while paused; resume moves it past now); absent when the expression never fires again",
+        "the next fire; absent while paused (resume computes the first one after now) and when the expression never fires again",
       ),
     lastFireAt: epochMs.optional(),
     lastRunId: z.string().optional(),

@@ -237,8 +237,9 @@ export type WriteOp =
       checksum: string;
       now: number;
     }
-  /** Create a schedule (refused with SCHEDULE_EXISTS if the id is taken). */
+  /** Create a schedule (refused with SCHEDULE_EXISTS if the id is taken); one created paused gets no next fire time. */
   | { type: "createSchedule"; schedule: ScheduleRecord }
+  /** Pausing clears the next fire time (a paused schedule has none); resuming sets `nextFireAt` if given. */
   | { type: "setSchedulePaused"; scheduleId: string; paused: boolean; nextFireAt?: number; now: number }
   | { type: "deleteSchedule"; scheduleId: string }
   /**

@@ -535,7 +535,7 @@ export function taskContract(current: () => Store): void {
       );
       let s = await current().getSchedule("s1");
       assert.equal(s?.paused, true);
-      assert.equal(s?.nextFireAt, T0 + 10);
+      assert.equal(s?.nextFireAt, undefined, "a paused schedule has no next fire time");
       assert.equal(s?.updatedAt, T0 + 1);
       assert.deepEqual(await current().dueSchedules({ now: T0 + 100, limit: 5 }), []);
       assert.equal(await current().nextWakeAt(), undefined);
@@ -550,6 +550,8 @@ export function taskContract(current: () => Store): void {
       assert.equal(s?.paused, false);
       assert.equal(s?.nextFireAt, T0 + 500);
       assert.equal(await current().nextWakeAt(), T0 + 500);
+      await one({ type: "createSchedule", schedule: sched("p1", { nextFireAt: T0 + 50, paused: true }) });
+      assert.equal((await current().getSchedule("p1"))?.nextFireAt, undefined, "created paused: none either");
       assert.deepEqual(await one({ type: "setSchedulePaused", scheduleId: "nope", paused: true, now: T0 }), {
         ok: false,
         code: "SCHEDULE_NOT_FOUND",

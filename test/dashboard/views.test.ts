@@ -1,8 +1,10 @@
 // The dashboard's pure view models: the as-ran graph of code workflows, the definition graph coloured
 // by a run, and the timeline's bars. (The pages that draw them are tested in dashboard.test.ts.)
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { describeDelivery, describeRule, describeValue, sortAlerts } from "../../dashboard/src/lib/alerts.js";
+import { eventSummary, eventTone } from "../../dashboard/src/lib/history-events.js";
 import {
   asRanGraph,
   definitionRunGraph,
@@ -221,9 +223,78 @@ describe("timeline", () => {
     assert.equal(tl.end, T + 3_000, "the axis reaches the next attempt");
   });
 
+  it("calls the gap before an attempt that a retry of the failed run started 'retried by user', not backoff", () => {
+    const failedAttempt = (attempt: number, startedAt: number, endedAt: number): AttemptRecord => ({
+      runId: "r1",
+      seq: 0,
+      attempt,
+      startedAt,
+      endedAt,
+      error: { name: "Error", message: "down" },
+    });
+    // Attempts 1-2 failed (with a backoff between), the run failed; a retry at +60 s started attempt 3.
+    const retries = [{ at: T + 60_000, afterAttempt: 2 }];
+    const attempts = [failedAttempt(1, T, T + 10), failedAttempt(2, T + 1_010, T + 1_020)];
+    const done = entry(0, "charge", T, T + 60_050, {
+      attempt: 3,
+      detail: { attemptStartedAt: T + 60_010, retries } as never,
+    });
+    const tl = buildTimeline(run({ completedAt: T + 60_100 }), [done], attempts, T + 70_000);
+    assert.deepEqual(
+      tl.rows[0].segments.map((s) => [s.kind, s.start - T, s.end - T]),
+      [
+        ["attempt-failed", 0, 10],
+        ["backoff", 10, 1_010],
+        ["attempt-failed", 1_010, 1_020],
+        ["manual-retry", 1_020, 60_010],
+        ["attempt-ok", 60_010, 60_050],
+      ],
+    );
+    assert.match(tl.rows[0].segments[3].label, /retried by user before attempt 3/);
+
+    // Reopened by the retry and not yet run again: still "retried by user", open, never "backoff".
+    const reopened = entry(0, "charge", T, T + 60_000, {
+      status: "retrying",
+      attempt: 2,
+      wakeAt: T + 60_000,
+      detail: { retries } as never,
+    });
+    const open = buildTimeline(
+      run({ status: "running", completedAt: undefined }),
+      [reopened],
+      attempts,
+      T + 60_500,
+    );
+    const last = open.rows[0].segments.at(-1);
+    assert.deepEqual(
+      [last?.kind, last?.open, last?.start, last?.end],
+      ["manual-retry", true, T + 1_020, T + 60_500],
+    );
+    assert.equal(last?.label, "retried by user: attempt 3 is due now");
+  });
+
   it("picks round tick steps", () => {
     assert.deepEqual(ticks(0, 5_000), [0, 1_000, 2_000, 3_000, 4_000, 5_000]);
     assert.deepEqual(ticks(0, 57), [0, 10, 20, 30, 40, 50]);
+  });
+});
+
+describe("event table", () => {
+  it("shows a retry of the run with its own colour and says after which attempt", () => {
+    const retried = {
+      time: T,
+      type: "run:retried" as const,
+      seq: 0,
+      name: "charge",
+      detail: { afterAttempt: 2 },
+    };
+    assert.equal(eventTone(retried), "retried");
+    assert.equal(eventSummary(retried, T), "retried by user after attempt 2: a new round of attempts");
+    const css = readFileSync(new URL("../../dashboard/src/styles.css", import.meta.url), "utf8");
+    assert.match(css, /\.s-retried \{[^}]*color: var\(--retried\)/, "the badge's colour is defined");
+    assert.match(css, /\.tl-bar\.manual-retry \{/, "so is the timeline bar's");
+    assert.equal(eventTone({ time: T, type: "run:finished", status: "failed" }), "failed");
+    assert.equal(eventTone({ time: T, type: "step:attempt-failed" }), "retrying");
   });
 });
 

@@ -105,12 +105,21 @@ describe("schedules", () => {
     h = await harness([tick]);
     await h.engine.schedules.create({ scheduleId: "p", cron: "* * * * *", workflow: "tick" });
     await h.engine.schedules.pause("p");
+    assert.equal((await h.engine.schedules.get("p")).nextFireAt, undefined, "no next fire while paused");
+    assert.deepEqual(
+      (await h.engine.schedules.list()).map((s) => [s.scheduleId, s.nextFireAt]),
+      [["p", undefined]],
+    );
     await h.clock.advance(3 * 60_000);
     assert.equal((await runIds(h)).length, 0);
     await h.engine.schedules.resume("p");
     assert.equal((await h.engine.schedules.get("p")).nextFireAt, Date.UTC(2026, 0, 1, 0, 4));
     const { runId } = await h.engine.schedules.trigger("p");
     assert.equal((await h.client.result(runId)).status, "completed");
+    const triggered = await h.engine.schedules.get("p");
+    assert.equal(triggered.lastRunId, runId, "a manual trigger is the schedule's last run");
+    assert.equal(triggered.lastFireAt, Date.UTC(2026, 0, 1, 0, 3));
+    assert.equal(triggered.nextFireAt, Date.UTC(2026, 0, 1, 0, 4), "rhythm unchanged");
     await h.engine.schedules.delete("p");
     await assert.rejects(h.engine.schedules.get("p"), { code: "SCHEDULE_NOT_FOUND" });
     await assert.rejects(h.engine.schedules.pause("p"), { code: "SCHEDULE_NOT_FOUND" });
@@ -135,6 +144,41 @@ describe("schedules", () => {
       h.engine.schedules.create({ scheduleId: "dup", cron: "* * * * *", workflow: "tick" }),
       { code: "SCHEDULE_ALREADY_EXISTS" },
     );
+  });
+
+  it("a schedule created paused has no next fire until resumed; a trigger while paused is its last run", async () => {
+    h = await harness([tick]);
+    const created = await h.engine.schedules.create({
+      scheduleId: "cp",
+      cron: "*/10 * * * *",
+      workflow: "tick",
+      paused: true,
+    });
+    assert.equal(created.nextFireAt, undefined);
+    assert.equal((await h.engine.schedules.get("cp")).nextFireAt, undefined);
+    const { runId } = await h.engine.schedules.trigger("cp");
+    assert.equal((await h.client.result(runId)).status, "completed");
+    const s = await h.engine.schedules.get("cp");
+    assert.deepEqual([s.paused, s.nextFireAt, s.lastRunId], [true, undefined, runId]);
+    await h.clock.advance(25 * 60_000);
+    assert.deepEqual(await runIds(h), [runId], "still paused: no timed fire");
+    await h.engine.schedules.resume("cp");
+    assert.equal((await h.engine.schedules.get("cp")).nextFireAt, Date.UTC(2026, 0, 1, 0, 30));
+  });
+
+  it("a manually triggered run still going holds back the next timed fire (overlap skip)", async () => {
+    h = await harness([tick]);
+    await h.engine.schedules.create({
+      scheduleId: "m",
+      cron: "* * * * *",
+      workflow: "tick",
+      input: { hold: true },
+    });
+    const { runId } = await h.engine.schedules.trigger("m");
+    await h.clock.advance(60_000);
+    await h.clock.advance(60_000);
+    assert.deepEqual(await runIds(h), [runId], "the timed fires were skipped while the manual run waits");
+    assert.equal((await h.engine.schedules.get("m")).lastRunId, runId);
   });
 
   it("evaluates cron in the schedule's time zone", async () => {

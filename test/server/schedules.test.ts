@@ -80,6 +80,8 @@ describe("schedules", () => {
     const paused = await f.raw.post("/api/v1/schedules/every-minute/pause");
     assert.equal(paused.status, 200);
     assert.equal(paused.json.paused, true);
+    assert.equal(paused.json.nextFireAt, undefined, "a paused schedule has no next fire");
+    assert.equal((await f.http.getSchedule("every-minute")).nextFireAt, undefined);
     await clock.advance(3 * MINUTE);
     assert.deepEqual(await runsOf(f.http, "every-minute@"), [firstRun], "no fire while paused");
 
@@ -101,7 +103,9 @@ describe("schedules", () => {
     assert.equal(trigger.status, 200);
     assert.equal(trigger.json.runId, `every-minute@manual-${iso(clock.now())}`);
     assert.equal((await f.http.result(trigger.json.runId)).status, "completed");
-    assert.equal((await f.http.getSchedule("every-minute")).nextFireAt, T0 + 6 * MINUTE, "rhythm unchanged");
+    const triggered = await f.http.getSchedule("every-minute");
+    assert.equal(triggered.nextFireAt, T0 + 6 * MINUTE, "rhythm unchanged");
+    assert.equal(triggered.lastRunId, trigger.json.runId, "the manual run is the schedule's last run");
 
     const deleted = await f.raw.send("DELETE", "/api/v1/schedules/every-minute");
     assert.equal(deleted.status, 200);
@@ -145,7 +149,13 @@ describe("schedules", () => {
       });
       assert.equal(s.timezone, timezone);
       assert.equal(s.paused, true);
-      assert.equal(iso(s.nextFireAt!), iso(nextNine(offset)), `${timezone}: 09:00 local in January`);
+      assert.equal(s.nextFireAt, undefined, "created paused: no next fire");
+      const resumed = await f.raw.post(`/api/v1/schedules/${id}/resume`);
+      assert.equal(
+        iso(resumed.json.nextFireAt),
+        iso(nextNine(offset)),
+        `${timezone}: 09:00 local in January`,
+      );
       await f.http.deleteSchedule(id);
     }
   });

@@ -1,5 +1,6 @@
 // The timeline of a run: each step a row, each attempt a bar on one time axis; failed attempts red,
-// the backoff before a retry and durable waits hatched, things still going end in a dashed edge.
+// the backoff before a retry and durable waits hatched, the gap before an attempt a retry of the failed
+// run started hatched in its own colour, things still going end in a dashed edge.
 
 import { formatDuration, formatTime } from "../lib/format.js";
 import type { TimelineData } from "../lib/timeline.js";
@@ -64,6 +65,10 @@ export function Timeline({ data, childRuns }: { data: TimelineData; childRuns?: 
         <span>
           <i className="tl-bar backoff" style={{ position: "static", display: "inline-block" }} />
           backoff before retry
+        </span>
+        <span>
+          <i className="tl-bar manual-retry" style={{ position: "static", display: "inline-block" }} />
+          failed, retried by user
         </span>
         <span>
           <i className="tl-bar wait" style={{ position: "static", display: "inline-block" }} />

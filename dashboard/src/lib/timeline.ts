@@ -1,9 +1,11 @@
 // A run's timeline, as data (drawn by components/Timeline.tsx). Pure: `now` is passed in.
 // One row per journal entry; each attempt of a step is a bar, the backoff between attempts and every
-// durable wait (sleep, signal, child, task, retry) a hatched bar, so retries and waits are visible.
+// durable wait (sleep, signal, child, task, retry) a hatched bar, so retries and waits are visible. The
+// gap before an attempt that a retry of the failed run started is no backoff: the step had failed, and
+// it is drawn (and said) as "retried by user".
 import type { AttemptRecord, JournalEntry, RunRecord } from "../api/types.js";
 
-export type SegmentKind = "attempt-ok" | "attempt-failed" | "backoff" | "wait" | "instant";
+export type SegmentKind = "attempt-ok" | "attempt-failed" | "backoff" | "manual-retry" | "wait" | "instant";
 
 export interface Segment {
   kind: SegmentKind;
@@ -88,16 +90,20 @@ function segmentsOf(e: JournalEntry, failed: AttemptRecord[], now: number): Segm
   }
   const out: Segment[] = [];
   const sorted = [...failed].sort((a, b) => a.attempt - b.attempt);
+  const detail = (e.detail ?? {}) as {
+    attemptStartedAt?: number;
+    retries?: { at: number; afterAttempt: number }[];
+  };
+  // The attempts a retry of the run started (each retry round begins after the recorded attempts).
+  const retriedAttempts = new Set((detail.retries ?? []).map((r) => r.afterAttempt + 1));
+  const gap = (start: number, end: number, attempt: number): Segment => {
+    return retriedAttempts.has(attempt)
+      ? { kind: "manual-retry", start, end, label: `failed, retried by user before attempt ${attempt}` }
+      : { kind: "backoff", start, end, label: `backoff before attempt ${attempt}` };
+  };
   let cursor: number | undefined;
   for (const a of sorted) {
-    if (cursor !== undefined && a.startedAt > cursor) {
-      out.push({
-        kind: "backoff",
-        start: cursor,
-        end: a.startedAt,
-        label: `backoff before attempt ${a.attempt}`,
-      });
-    }
+    if (cursor !== undefined && a.startedAt > cursor) out.push(gap(cursor, a.startedAt, a.attempt));
     out.push({
       kind: "attempt-failed",
       start: a.startedAt,
@@ -108,12 +114,9 @@ function segmentsOf(e: JournalEntry, failed: AttemptRecord[], now: number): Segm
     cursor = a.endedAt;
   }
   const lastFailed = sorted.length ? sorted[sorted.length - 1].attempt : 0;
-  const detail = (e.detail ?? {}) as { attemptStartedAt?: number };
   if (e.status === "completed") {
     const start = detail.attemptStartedAt ?? (sorted.length ? e.updatedAt : e.startedAt);
-    if (cursor !== undefined && start > cursor) {
-      out.push({ kind: "backoff", start: cursor, end: start, label: `backoff before attempt ${e.attempt}` });
-    }
+    if (cursor !== undefined && start > cursor) out.push(gap(cursor, start, e.attempt));
     out.push({
       kind: "attempt-ok",
       start,
@@ -124,13 +127,14 @@ function segmentsOf(e: JournalEntry, failed: AttemptRecord[], now: number): Segm
   } else if (e.status === "retrying") {
     const from = cursor ?? e.updatedAt;
     const due = e.wakeAt ?? now;
+    const byUser = retriedAttempts.has(lastFailed + 1);
     // Drawn up to the next attempt's due time, so the wait still to come is visible.
     out.push({
-      kind: "backoff",
+      kind: byUser ? "manual-retry" : "backoff",
       start: from,
       end: Math.max(from, due, now),
       open: true,
-      label: `backoff: attempt ${lastFailed + 1} is due ${due > now ? "later" : "now"}`,
+      label: `${byUser ? "retried by user" : "backoff"}: attempt ${lastFailed + 1} is due ${due > now ? "later" : "now"}`,
     });
   } else if (e.status === "failed" && sorted.length === 0) {
     out.push({

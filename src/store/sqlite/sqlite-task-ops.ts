@@ -136,11 +136,14 @@ export class SqliteTaskOps {
         `INSERT INTO schedules (schedule_id, workflow, input_json, cron, timezone, overlap, catchup_window_ms, paused,
            next_fire_at, created_at, updated_at)
          VALUES (@scheduleId, @workflow, @inputJson, @cron, @timezone, @overlap, @catchupWindowMs, @paused,
-           @nextFireAt, @createdAt, @updatedAt)
+           CASE WHEN @paused = 1 THEN NULL ELSE @nextFireAt END, @createdAt, @updatedAt)
          ON CONFLICT (schedule_id) DO NOTHING`,
       ),
+      // A paused schedule has no next fire (resume computes one from its time), so pausing clears it.
       pauseSchedule: db.prepare(
-        `UPDATE schedules SET paused = @paused, next_fire_at = coalesce(@nextFireAt, next_fire_at), updated_at = @now
+        `UPDATE schedules SET paused = @paused,
+           next_fire_at = CASE WHEN @paused = 1 THEN NULL ELSE coalesce(@nextFireAt, next_fire_at) END,
+           updated_at = @now
          WHERE schedule_id = @scheduleId`,
       ),
       deleteSchedule: db.prepare("DELETE FROM schedules WHERE schedule_id = ?"),
