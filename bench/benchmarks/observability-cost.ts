@@ -1,8 +1,8 @@
 /**
  * observability-cost: workflow throughput with metrics and tracing on against off, in one process,
  * rounds alternating so both see the same machine. "on" = Prometheus metrics (createMetrics) and
- * OpenTelemetry tracing (batch processor, OTLP/HTTP protobuf exporter with its defaults) exporting
- * to a sink in another process, so the cost measured is the engine's own, every run traced, until
+ * OpenTelemetry tracing (the default set-up, one per process as in a server: spans built, batched and exported as OTLP/HTTP protobuf in
+ * the tracing worker thread) exporting to a sink in another process, every run traced, until
  * every span was exported (the queue is made large enough that none is dropped). Two
  * informative configurations more: tracing 10% of runs (OTEL_TRACES_SAMPLER=traceidratio 0.1), and
  * "on" plus the structured logs (info level, to a file, buffered 4 KB). Besides throughput (wall time, sensitive to
@@ -15,10 +15,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { performance as nodePerformance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { pino } from "pino";
 import { attachLogging, createLogger } from "../../src/observability/logs.js";
 import { createMetrics } from "../../src/observability/metrics.js";
@@ -48,9 +47,10 @@ async function burst(
   prefix: string,
   n: number,
   tracing?: DirigentTracing,
-): Promise<{ wallMs: number; cpuMs: number }> {
+): Promise<{ wallMs: number; cpuMs: number; mainBusyMs: number }> {
   const done = h.finishes.waitForCount(`${prefix}-`, n);
   const cpu0 = process.cpuUsage();
+  const elu0 = nodePerformance.eventLoopUtilization();
   const t0 = nowMs();
   await Promise.all(
     Array.from({ length: n }, (_, i) => h.engine.startRun(threeSteps.name, i, { runId: `${prefix}-${i}` })),
@@ -59,8 +59,9 @@ async function burst(
   await tracing?.forceFlush();
   const wallMs = nowMs() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const mainBusyMs = nodePerformance.eventLoopUtilization(elu0).active;
   h.finishes.assertCompleted(Array.from({ length: n }, (_, i) => `${prefix}-${i}`));
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, mainBusyMs };
 }
 
 /** An OTLP sink in its own process: reads each export request and answers 200. */
@@ -81,23 +82,34 @@ async function startSink(): Promise<{ url: string; child: ChildProcess }> {
   return { url: `http://127.0.0.1:${port}/v1/traces`, child };
 }
 
-/** Counts the spans handed to the exporter (so dropped spans would show). */
-function counting(exporter: SpanExporter, counter: { spans: number }): SpanExporter {
-  return {
-    export(spans, done) {
-      counter.spans += spans.length;
-      exporter.export(spans, done);
-    },
-    shutdown: () => exporter.shutdown(),
-    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
-  };
-}
-
 interface Round {
   mode: Mode;
   wfPerS: number;
   cpuUsPerRun: number;
+  mainBusyUsPerRun: number;
   spansExported?: number;
+}
+
+/**
+ * The tracings of the "on" modes, made once per process as a server makes one: its worker thread
+ * starts once (about 0.4 s of CPU, loading the SDK and exporter), not once per round.
+ */
+interface Tracings {
+  all: DirigentTracing;
+  sampled: DirigentTracing;
+}
+
+function makeTracings(sinkUrl: string): Tracings {
+  const make = (sampleRatio: number) =>
+    createTracing({
+      serviceName: "dirigent-bench",
+      exporter: { url: sinkUrl, protocol: "http/protobuf" },
+      sampleRatio,
+      // The default queue (2,048 spans) drops spans in a burst of thousands of runs: the cost of
+      // every span is what is measured here (docs/observability.md: OTEL_BSP_MAX_QUEUE_SIZE).
+      batch: { maxQueueSize: 100_000 },
+    });
+  return { all: make(1), sampled: make(SAMPLED_RATIO) };
 }
 
 async function oneRound(
@@ -105,26 +117,17 @@ async function oneRound(
   mode: Mode,
   n: number,
   warmup: number,
-  sinkUrl: string,
+  tracings: Tracings,
 ): Promise<Round> {
   const h = await openBenchEngine(ctx, [threeSteps]);
-  let tracing: DirigentTracing | undefined;
-  const counter = { spans: 0 };
+  const tracing = mode === "off" ? undefined : mode === "on-sampled" ? tracings.sampled : tracings.all;
+  let detachTracing: (() => void) | undefined;
+  const exportedBefore = tracing?.stats().exported ?? 0;
   const logDir = mkdtempSync(join(tmpdir(), "dirigent-bench-logs-"));
   let closeLogs: (() => void) | undefined;
   try {
     const metrics = mode === "off" ? undefined : createMetrics(h.engine);
-    if (mode !== "off") {
-      tracing = createTracing({
-        serviceName: "dirigent-bench",
-        exporter: counting(new OTLPTraceExporter({ url: sinkUrl }), counter),
-        sampleRatio: mode === "on-sampled" ? SAMPLED_RATIO : 1,
-        // The default queue (2,048 spans) drops spans in a burst of thousands of runs: the cost of
-        // every span is what is measured here (docs/observability.md: OTEL_BSP_MAX_QUEUE_SIZE).
-        batch: { maxQueueSize: 100_000 },
-      });
-      tracing.attach(h.engine);
-    }
+    detachTracing = tracing?.attach(h.engine);
     if (mode === "on+logs") {
       const destination = pino.destination({
         dest: join(logDir, "engine.log"),
@@ -135,9 +138,9 @@ async function oneRound(
       closeLogs = () => destination.flushSync();
     }
     await burst(h, "warm", warmup, tracing);
-    const { wallMs, cpuMs } = await burst(h, "obs", n, tracing);
+    const { wallMs, cpuMs, mainBusyMs } = await burst(h, "obs", n, tracing);
     assertNoEngineErrors(h);
-    const spansExported = tracing ? counter.spans : undefined;
+    const spansExported = tracing ? tracing.stats().exported - exportedBefore : undefined;
     if (metrics) {
       // The metrics saw every run: a cheap check that "on" really measured something.
       const text = await metrics.metricsText();
@@ -146,20 +149,27 @@ async function oneRound(
         throw new Error(`metrics counted ${finished?.[1]} runs, expected ${warmup + n}`);
       metrics.close();
     }
-    return { mode, wfPerS: n / (wallMs / 1000), cpuUsPerRun: (cpuMs * 1000) / n, spansExported };
+    return {
+      mode,
+      wfPerS: n / (wallMs / 1000),
+      cpuUsPerRun: (cpuMs * 1000) / n,
+      mainBusyUsPerRun: (mainBusyMs * 1000) / n,
+      spansExported,
+    };
   } finally {
     closeLogs?.();
+    detachTracing?.();
     await h.close();
-    await tracing?.shutdown();
     rmSync(logDir, { recursive: true, force: true });
   }
 }
 
 async function run(ctx: BenchContext, roundsWanted?: number): Promise<BenchResult> {
   const n = ctx.quick ? 200 : 2_000;
-  const warmup = ctx.quick ? 50 : 200;
+  const warmup = ctx.quick ? 50 : 1_000;
   const rounds = roundsWanted ?? (ctx.quick ? 2 : 5);
   const sink = await startSink();
+  const tracings = makeTracings(sink.url);
   const results: Round[] = [];
   try {
     for (let r = 0; r < rounds; r++) {
@@ -167,19 +177,22 @@ async function run(ctx: BenchContext, roundsWanted?: number): Promise<BenchResul
       const modes: Mode[] = ["off", "on", "on-sampled", "on+logs"];
       const order = r % 2 === 0 ? modes : [...modes].reverse();
       for (const mode of order) {
-        const result = await oneRound(ctx, mode, n, warmup, sink.url);
+        const result = await oneRound(ctx, mode, n, warmup, tracings);
         results.push(result);
         ctx.log(
-          `round ${r + 1}/${rounds} ${mode}: ${round(result.wfPerS, 1)} wf/s, ${round(result.cpuUsPerRun, 1)} µs CPU/run`,
+          `round ${r + 1}/${rounds} ${mode}: ${round(result.wfPerS, 1)} wf/s, ${round(result.cpuUsPerRun, 1)} µs CPU/run, ${round(result.mainBusyUsPerRun, 1)} µs engine thread/run`,
         );
       }
     }
   } finally {
+    await tracings.all.shutdown();
+    await tracings.sampled.shutdown();
     sink.child.kill();
   }
   const of = (mode: Mode) => results.filter((r) => r.mode === mode);
   const med = (mode: Mode) => median(of(mode).map((r) => r.wfPerS));
   const cpu = (mode: Mode) => median(of(mode).map((r) => r.cpuUsPerRun));
+  const busy = (mode: Mode) => median(of(mode).map((r) => r.mainBusyUsPerRun));
   const off = med("off");
   const on = med("on");
   // Per round, the cost of "on" against the "off" of the same round.
@@ -201,6 +214,9 @@ async function run(ctx: BenchContext, roundsWanted?: number): Promise<BenchResul
     cpu_us_per_run_off: round(cpu("off"), 1),
     cpu_us_per_run_on: round(cpu("on"), 1),
     cpu_cost_ratio: round(cpu("on") / cpu("off") - 1),
+    main_thread_busy_us_per_run_off: round(busy("off"), 1),
+    main_thread_busy_us_per_run_on: round(busy("on"), 1),
+    main_thread_cost_ratio: round(busy("on") / busy("off") - 1),
     throughput_sampled_wf_s: round(med("on-sampled"), 1),
     cost_ratio_sampled: round(1 - med("on-sampled") / off),
     cpu_cost_ratio_sampled: round(cpu("on-sampled") / cpu("off") - 1),
@@ -221,7 +237,8 @@ export const observabilityCost: Benchmark = {
   run: (ctx) => run(ctx),
   explain: (r) =>
     `off ${r.throughput_off_wf_s} wf/s, on ${r.throughput_on_wf_s} wf/s (cost each round ${(r.cost_ratio_each_round as number[]).join(" / ")}); ` +
-    `CPU per run ${r.cpu_us_per_run_off} → ${r.cpu_us_per_run_on} µs (+${r.cpu_cost_ratio}); ` +
+    `CPU per run (all threads) ${r.cpu_us_per_run_off} → ${r.cpu_us_per_run_on} µs (+${r.cpu_cost_ratio}); ` +
+    `engine thread busy per run ${r.main_thread_busy_us_per_run_off} → ${r.main_thread_busy_us_per_run_on} µs (+${r.main_thread_cost_ratio}); ` +
     `${r.sample_ratio_sampled} of runs traced: cost ${r.cost_ratio_sampled} (CPU +${r.cpu_cost_ratio_sampled}); ` +
     `with info logs: cost ${r.cost_ratio_with_logs} (CPU +${r.cpu_cost_ratio_with_logs}); ` +
     `${r.spans_per_run_exported} of ${r.spans_per_run_expected} spans per run exported`,

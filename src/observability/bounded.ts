@@ -19,7 +19,9 @@ export class BoundedMap<K, V> {
   }
 
   get(key: K): V | undefined {
-    return this.young.has(key) ? this.young.get(key) : this.old.get(key);
+    // One lookup in the common case; an entry whose value is undefined is looked up twice, harmlessly.
+    const value = this.young.get(key);
+    return value !== undefined ? value : this.old.get(key);
   }
 
   has(key: K): boolean {

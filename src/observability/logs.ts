@@ -116,6 +116,7 @@ export function attachLogging(
       logger.info({ runId, workflow, ...trace(runId) }, "run created");
     }),
     engine.events.on("run:claimed", (e) => {
+      if (!e.takeover && !logger.isLevelEnabled("debug")) return;
       const fields = {
         runId: e.runId,
         workflow: e.workflow,
@@ -128,17 +129,26 @@ export function attachLogging(
       else logger.debug(fields, "run claimed");
     }),
     engine.events.on("run:suspended", ({ runId, wakeAt }) => {
-      logger.debug({ runId, wakeAt, ...trace(runId) }, "run suspended");
+      if (logger.isLevelEnabled("debug")) logger.debug({ runId, wakeAt, ...trace(runId) }, "run suspended");
+    }),
+    engine.events.on("run:lease-lost", ({ runId, workflow, fence, reason, sinceRenewalMs }) => {
+      logger.warn(
+        { runId, workflow, fence, reason, sinceRenewalMs, ...trace(runId) },
+        "run's lease lost: its steps were aborted here; it will be claimed again",
+      );
     }),
     engine.events.on("run:finished", ({ runId, workflow, status, error, durationMs }) => {
       const fields = { runId, workflow: workflow || undefined, status, durationMs, ...trace(runId) };
       if (status === "failed") logger.warn({ ...fields, error: errorFields(error) }, "run failed");
       else logger.info(fields, `run ${status}`);
     }),
+    // Debug lines are checked first: building their fields (and trace ids) per step costs when unused.
     engine.events.on("step:started", ({ runId, seq, name, attempt }) => {
+      if (!logger.isLevelEnabled("debug")) return;
       logger.debug({ runId, step: name, seq, attempt, ...trace(runId, seq) }, "step attempt started");
     }),
     engine.events.on("step:completed", ({ runId, seq, name, attempt, durationMs }) => {
+      if (!logger.isLevelEnabled("debug")) return;
       logger.debug({ runId, step: name, seq, attempt, durationMs, ...trace(runId, seq) }, "step completed");
     }),
     engine.events.on("step:retrying", ({ runId, seq, name, attempt, delayMs, error }) => {

@@ -2,8 +2,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import { RUN_STATUSES, type RunStatus } from "../core/types.js";
 import type { Engine } from "../runtime/engine.js";
 import { BoundedMap, LabelLimiter } from "./bounded.js";
-import { FastCounter, FastHistogram } from "./fast-metrics.js";
+import { type CounterChild, FastCounter, FastHistogram, type HistogramChild } from "./fast-metrics.js";
 import { observeHttpCalls } from "./http-calls.js";
+import { OpenAttempts } from "./open-attempts.js";
 import { collectSnapshot, type EngineSnapshot } from "./snapshot.js";
 
 export interface MetricsOptions {
@@ -123,6 +124,12 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
     labelNames: ["method", "status_code"],
     registers,
   });
+  const leaseLosses = new Counter({
+    name: "dirigent_lease_losses_total",
+    help: "Runs this node stopped executing because it could not confirm its lease (self-fencing), by reason.",
+    labelNames: ["reason"],
+    registers,
+  });
   const engineErrors = new Counter({
     name: "dirigent_engine_errors_total",
     help: "Errors the engine reported on its engine:error event (lost runs, failed claims, listener faults).",
@@ -200,39 +207,58 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
   );
 
   // ---- counters and histograms from events ---------------------------------------------------------
-  const startedOf = (workflow: string) => runsStarted.labels(workflow);
-  const finishedOf = (workflow: string, status: string) => runsFinished.labels(workflow, status);
-  const runDurationOf = (workflow: string, status: string) => runDuration.labels(workflow, status);
-  const attemptsOf = (workflow: string, step: string) => stepAttempts.labels(workflow, step);
-  const retriesOf = (workflow: string, step: string) => stepRetries.labels(workflow, step);
-  const failuresOf = (workflow: string, step: string) => stepFailures.labels(workflow, step);
-  const stepDurationOf = (workflow: string, step: string, outcome: string) =>
-    stepDuration.labels(workflow, step, outcome);
-  const createdAt = new BoundedMap<string, number>(50_000);
-  const workflowOf = new BoundedMap<string, string>(50_000);
-  /** Attempts in flight (`<runId>:<seq>`, as their Idempotency-Key) and when they started. */
-  const attempts = new Map<string, number>();
-  const wf = (runId: string) => workflowLabel.value(workflowOf.get(runId) ?? "unknown");
-  const endAttempt = (runId: string, seq: number) => {
-    const key = `${runId}:${seq}`;
-    const started = attempts.get(key);
+  // Every step updates a few series: their children are looked up once per (workflow, step) and kept,
+  // and what a run needs (its workflow label, creation time, attempts in flight) sits in one record.
+  const perRun = new BoundedMap<string, RunTrack>(50_000);
+  const stepSeries = new Map<string, Map<string, StepSeries>>();
+  const seriesOf = (workflow: string, step: string): StepSeries => {
+    let byStep = stepSeries.get(workflow);
+    if (!byStep) stepSeries.set(workflow, (byStep = new Map()));
+    let series = byStep.get(step);
+    if (!series) {
+      series = { workflow, step: stepLabel.value(step) };
+      byStep.set(step, series);
+    }
+    return series;
+  };
+  const trackOf = (runId: string, workflow?: string): RunTrack => {
+    let track = perRun.get(runId);
+    if (!track) {
+      track = { workflow: workflowLabel.value(workflow || "unknown"), open: new OpenAttempts() };
+      perRun.set(runId, track);
+    } else if (workflow && track.workflow === "unknown") track.workflow = workflowLabel.value(workflow);
+    return track;
+  };
+  /** Seconds since the attempt of step `seq` started, and forget it (undefined: not seen starting). */
+  const endAttempt = (track: RunTrack | undefined, seq: number) => {
+    const started = track?.open.get(seq);
     if (started === undefined) return undefined;
-    attempts.delete(key);
+    track!.open.delete(seq);
     return (clock.now() - started) / 1000;
   };
+  /** Whether `<runId>:<seq>` (an Idempotency-Key) is an attempt in flight here. */
+  const inFlight = (key: string | undefined) => {
+    const at = key ? key.lastIndexOf(":") : -1;
+    return at > 0 && perRun.get(key!.slice(0, at))?.open.get(Number(key!.slice(at + 1))) !== undefined;
+  };
 
-  const observeRunDuration = (runId: string, workflow: string, status: RunStatus, ms?: number) => {
-    const created = createdAt.take(runId);
+  const observeRunDuration = (
+    runId: string,
+    workflow: string,
+    status: RunStatus,
+    ms?: number,
+    created?: number,
+  ) => {
     const durationMs = ms ?? (created === undefined ? undefined : clock.now() - created);
     if (durationMs !== undefined) {
-      runDurationOf(workflow, status).observe(durationMs / 1000);
+      runDuration.labels(workflow, status).observe(durationMs / 1000);
       return;
     }
     // Created on another node (or before a restart): the store has the times.
     engine.store.getRun(runId).then(
       (run) => {
         if (run?.completedAt !== undefined) {
-          runDurationOf(workflow, status).observe((run.completedAt - run.createdAt) / 1000);
+          runDuration.labels(workflow, status).observe((run.completedAt - run.createdAt) / 1000);
         }
       },
       () => {},
@@ -241,57 +267,68 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
 
   const off = [
     engine.events.on("run:created", ({ runId, workflow }) => {
-      startedOf(workflowLabel.value(workflow)).inc();
-      createdAt.set(runId, clock.now());
-      workflowOf.set(runId, workflow);
+      const track = trackOf(runId, workflow);
+      track.createdAt = clock.now();
+      runsStarted.labels(track.workflow).inc();
     }),
     engine.events.on("run:claimed", (e) => {
-      workflowOf.set(e.runId, e.workflow);
+      trackOf(e.runId, e.workflow);
       if (e.takeover) takeovers.inc();
     }),
     engine.events.on("run:finished", ({ runId, workflow, status, durationMs }) => {
-      const name = workflowLabel.value(workflow || workflowOf.get(runId) || "unknown");
-      workflowOf.delete(runId);
-      finishedOf(name, status).inc();
-      observeRunDuration(runId, name, status, durationMs);
+      const track = perRun.take(runId);
+      const name = workflow ? workflowLabel.value(workflow) : (track?.workflow ?? "unknown");
+      runsFinished.labels(name, status).inc();
+      observeRunDuration(runId, name, status, durationMs, track?.createdAt);
     }),
     engine.events.on("step:started", ({ runId, seq, name }) => {
-      attempts.set(`${runId}:${seq}`, clock.now());
-      // Attempts of runs lost without an event would stay: keep the map bounded.
-      if (attempts.size > 100_000) attempts.delete(attempts.keys().next().value as string);
-      attemptsOf(wf(runId), stepLabel.value(name)).inc();
+      const track = trackOf(runId);
+      track.open.set(seq, clock.now());
+      const series = seriesOf(track.workflow, name);
+      (series.attempts ??= stepAttempts.labels(series.workflow, series.step)).inc();
     }),
     engine.events.on("step:completed", ({ runId, seq, name, durationMs }) => {
-      endAttempt(runId, seq);
-      stepDurationOf(wf(runId), stepLabel.value(name), "completed").observe(durationMs / 1000);
+      const track = perRun.get(runId);
+      track?.open.delete(seq);
+      const series = seriesOf(track?.workflow ?? "unknown", name);
+      (series.completed ??= stepDuration.labels(series.workflow, series.step, "completed")).observe(
+        durationMs / 1000,
+      );
     }),
     engine.events.on("step:retrying", ({ runId, seq, name }) => {
-      const seconds = endAttempt(runId, seq);
-      const [w, step] = [wf(runId), stepLabel.value(name)];
-      retriesOf(w, step).inc();
-      if (seconds !== undefined) stepDurationOf(w, step, "retried").observe(seconds);
+      const track = perRun.get(runId);
+      const seconds = endAttempt(track, seq);
+      const series = seriesOf(track?.workflow ?? "unknown", name);
+      (series.retries ??= stepRetries.labels(series.workflow, series.step)).inc();
+      if (seconds !== undefined) {
+        (series.retried ??= stepDuration.labels(series.workflow, series.step, "retried")).observe(seconds);
+      }
     }),
     engine.events.on("step:failed", ({ runId, seq, name }) => {
-      const seconds = endAttempt(runId, seq);
-      const [w, step] = [wf(runId), stepLabel.value(name)];
-      failuresOf(w, step).inc();
-      if (seconds !== undefined) stepDurationOf(w, step, "failed").observe(seconds);
+      const track = perRun.get(runId);
+      const seconds = endAttempt(track, seq);
+      const series = seriesOf(track?.workflow ?? "unknown", name);
+      (series.failures ??= stepFailures.labels(series.workflow, series.step)).inc();
+      if (seconds !== undefined) {
+        (series.failed ??= stepDuration.labels(series.workflow, series.step, "failed")).observe(seconds);
+      }
     }),
     engine.events.on("task:leased", ({ queue, availableAt, leasedAt }) => {
       scheduleToStart.observe({ queue: queueLabel.value(queue) }, Math.max(0, leasedAt - availableAt) / 1000);
     }),
+    engine.events.on("run:lease-lost", ({ reason }) => leaseLosses.inc({ reason })),
     engine.events.on("engine:error", () => engineErrors.inc()),
   ];
   if (options.observeHttp !== false) {
     off.push(
       observeHttpCalls({
         onResponse(call, statusCode) {
-          if (call.idempotencyKey && attempts.has(call.idempotencyKey)) {
+          if (inFlight(call.idempotencyKey)) {
             httpCalls.inc({ method: methodLabel(call.method), status_code: String(statusCode) });
           }
         },
         onError(call) {
-          if (call.idempotencyKey && attempts.has(call.idempotencyKey)) {
+          if (inFlight(call.idempotencyKey)) {
             httpCalls.inc({ method: methodLabel(call.method), status_code: "error" });
           }
         },
@@ -310,6 +347,27 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
       for (const fn of off.splice(0)) fn();
     },
   };
+}
+
+/** What the metrics keep of a run while it runs here. */
+interface RunTrack {
+  /** The workflow as a label value (limited: see maxLabelValues). */
+  workflow: string;
+  createdAt?: number;
+  /** Start times of attempts in flight, by seq. */
+  open: OpenAttempts<number>;
+}
+
+/** The series of one step of one workflow, each made when first updated (no empty series). */
+interface StepSeries {
+  workflow: string;
+  step: string;
+  attempts?: CounterChild;
+  retries?: CounterChild;
+  failures?: CounterChild;
+  completed?: HistogramChild;
+  retried?: HistogramChild;
+  failed?: HistogramChild;
 }
 
 function methodLabel(method: string): string {

@@ -1,10 +1,10 @@
-import type { Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 import type { Engine } from "../runtime/engine.js";
 import { createAlerts, type DirigentAlerts } from "./alerts/alerts.js";
 import type { AlertsConfig } from "./alerts/rules.js";
 import { attachLogging, type Logger } from "./logs.js";
 import { createMetrics, type DirigentMetrics, type MetricsOptions } from "./metrics.js";
-import type { DirigentTracing } from "./tracing.js";
+import type { DirigentTracing, TracingStats } from "./tracing.js";
 
 export interface ObservabilityOptions {
   /** Prometheus metrics (default on); `false` for none. */
@@ -49,6 +49,7 @@ export function attachObservability(engine: Engine, options: ObservabilityOption
     : undefined;
   const metrics = options.metrics === false ? undefined : createMetrics(engine, options.metrics ?? {});
   const registry: Registry | undefined = metrics?.registry;
+  if (registry && options.tracing?.enabled) registerTracingCounts(registry, options.tracing);
   const alerts = options.alerts ? createAlerts(engine, options.alerts, { registry }) : undefined;
   alerts?.start();
   return {
@@ -63,4 +64,26 @@ export function attachObservability(engine: Engine, options: ObservabilityOption
       await options.tracing?.shutdown();
     },
   };
+}
+
+/**
+ * `dirigent_trace_spans_total{outcome}`: spans exported, dropped before export (the queue was full, or
+ * the tracing worker died) and refused by the collector, so lost spans are seen, not only guessed at.
+ * Read from the tracing's counts at scrape time.
+ */
+function registerTracingCounts(registry: Registry, tracing: DirigentTracing): void {
+  const seen: TracingStats = { recorded: 0, dropped: 0, exported: 0, failed: 0 };
+  new Counter({
+    name: "dirigent_trace_spans_total",
+    help: "Trace spans by outcome: exported, dropped (queue full or worker gone), failed (export refused).",
+    labelNames: ["outcome"],
+    registers: [registry],
+    collect() {
+      const now = tracing.stats();
+      for (const outcome of ["exported", "dropped", "failed"] as const) {
+        this.inc({ outcome }, now[outcome] - seen[outcome]);
+        seen[outcome] = now[outcome];
+      }
+    },
+  });
 }

@@ -37,11 +37,29 @@ export function runRootSpanContext(runId: string, sampled: boolean, namespace = 
   };
 }
 
+/**
+ * The span id of a span within a run, derived from the run id and `part`, which names the span
+ * uniquely within the run: `c<fence>` a claim, `s<fence>.<seq>.<attempt>` a step attempt,
+ * `t<fence>.<seq>` a queued task. Deriving ids (rather than drawing random ones) lets the thread that
+ * builds spans compute them, and the engine's thread only when a call or a log line needs one.
+ */
+export function runSpanId(runId: string, part: string, namespace = ""): string {
+  return hash(`dirigent-span/${namespace}/${part}/${runId}`).slice(0, 16);
+}
+
 /** The W3C `traceparent` header value of a span context (`00-<trace id>-<span id>-<flags>`). */
 export function formatTraceparent(spanContext: SpanContext): string | undefined {
   const carrier: Record<string, string> = {};
   propagator.inject(trace.setSpanContext(ROOT_CONTEXT, spanContext), carrier, defaultTextMapSetter);
   return carrier.traceparent;
+}
+
+/**
+ * The W3C `traceparent` of a span by its ids (version 00). Written out rather than through the
+ * propagator: the engine asks for one per outgoing call, and the format is fixed by the standard.
+ */
+export function traceparentOf(traceId: string, spanId: string, sampled: boolean): string {
+  return `00-${traceId}-${spanId}-${sampled ? "01" : "00"}`;
 }
 
 /** Parse a W3C `traceparent` (and optional `tracestate`); undefined when it is not valid. */
@@ -58,6 +76,9 @@ const oneShot = (crypto as unknown as { hash?: (algorithm: string, data: string,
 
 /** One SHA-256 of the run id gives both ids: 16 bytes of trace id, then 8 bytes of root span id. */
 function digest(runId: string, namespace: string): string {
-  const text = `dirigent/${namespace}/${runId}`;
+  return hash(`dirigent/${namespace}/${runId}`);
+}
+
+function hash(text: string): string {
   return oneShot ? oneShot("sha256", text, "hex") : crypto.createHash("sha256").update(text).digest("hex");
 }

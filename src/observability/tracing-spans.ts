@@ -1,88 +1,93 @@
-import {
-  type Context,
-  type Link,
-  ROOT_CONTEXT,
-  type Span,
-  type SpanContext,
-  SpanKind,
-  SpanStatusCode,
-  TraceFlags,
-  type Tracer,
-  trace,
-} from "@opentelemetry/api";
 import type { ErrorInfo, RunStatus } from "../core/types.js";
 import type { Engine } from "../runtime/engine.js";
 import type { EngineEventMap, OutgoingCall } from "../runtime/events.js";
 import { BoundedMap } from "./bounded.js";
-import type { RunIdGenerator } from "./id-generator.js";
+import { OpenAttempts } from "./open-attempts.js";
+import type { RunIds, SpanIds } from "./span-ids.js";
+import {
+  CLAIM_FLAG,
+  preciseNow,
+  SPAN_STATUS,
+  SPAN_TYPE,
+  type SpanDetail,
+  type SpanStatus,
+} from "./span-records.js";
+import type { SpanSink } from "./span-sink.js";
+import { traceparentOf } from "./trace-context.js";
 
-/** Attribute names on Dirigent's spans. */
-export const ATTR = {
-  runId: "dirigent.run_id",
-  workflow: "dirigent.workflow",
-  step: "dirigent.step",
-  seq: "dirigent.seq",
-  attempt: "dirigent.attempt",
-  fence: "dirigent.fence",
-  replay: "dirigent.replay",
-  takeover: "dirigent.takeover",
-  node: "dirigent.node",
-  status: "dirigent.run.status",
-  retryDelayMs: "dirigent.retry.delay_ms",
-  queue: "dirigent.task.queue",
-  errorCode: "dirigent.error.code",
-  ended: "dirigent.span.ended_by",
-} as const;
+export { ATTR } from "./span-writer.js";
+
+/** A step attempt begun and not yet ended. */
+interface OpenAttempt {
+  seq: number;
+  attempt: number;
+  /** The claim it runs under (0: none seen). */
+  fence: number;
+  name: string;
+  start: number;
+}
 
 /** What this process knows about a run it traces. */
 interface RunState {
-  /** The root span's context (ids derived from the run id) and whether the run is sampled. */
-  rootSpan: SpanContext;
-  /** The root as a parent context, made when first needed (runs not sampled never need it). */
-  root?: Context;
-  sampled: boolean;
+  runId: string;
   workflow: string;
+  sampled: boolean;
+  /** Trace and root span ids, hashed from the run id when first needed. */
+  ids?: RunIds;
   /** Wall-clock creation time, when this process created the run. */
   createdAt?: number;
   /** True once this process created or claimed the run. */
   seenHere: boolean;
-  /** The open claim span ("execute"), and the context of its children. */
-  segment?: Span;
-  segmentCtx?: Context;
+  /** The open claim ("execute" span): its fence (0 when none is open), start, node and CLAIM_FLAG bits. */
+  fence: number;
+  claimStart: number;
+  claimNode: string;
+  claimFlags: number;
+  /** Open attempts by seq (several when steps run in parallel). */
+  open: OpenAttempts<OpenAttempt>;
 }
 
-/** Runs and open attempt spans kept at most (runs lost without an event would otherwise stay). */
+/** Runs kept at most (runs lost without an event would otherwise stay). */
 const MAX_RUNS = 100_000;
 
 /**
  * The spans of runs, driven by engine events: `run <workflow>` (root, written when the run finishes,
  * from its creation time), `execute <workflow>` (one claim of the run by a node, from claim to suspend
- * or finish) and `step <name>` (one attempt). The root's ids derive from the run id, so children
- * written before it, by any node, already point at it. Runs not sampled cost one hash and no spans.
+ * or finish) and `step <name>` (one attempt). Every id derives from the run id (span-ids.ts), so spans
+ * written before the root, by any node, already point at it.
+ *
+ * This runs in the engine's thread on every step, so it keeps only times and numbers: a finished span
+ * becomes one record for the sink, which builds the OpenTelemetry span elsewhere (span-sink.ts), and an
+ * id is hashed here only when an outgoing call or a log line asks for it.
  */
 export class RunSpans {
   private readonly runs = new BoundedMap<string, RunState>(MAX_RUNS);
-  private readonly attempts = new Map<string, Span>();
-  /** Span ids of attempts just ended, so listeners after this one (logs) still find them. */
-  private readonly ended = new BoundedMap<string, string>(10_000);
+  /** Attempts just ended by `<runId>:<seq>`, so listeners after this one (logs) still find their span. */
+  private readonly ended = new BoundedMap<string, OpenAttempt>(10_000);
   /** Whether anyone asked for span ids (logs do); until then `ended` is not kept. */
   private keepEnded = false;
   private readonly pending = new Set<Promise<void>>();
 
+  /**
+   * @param sampledRun whether a run is traced, from its trace id; undefined when every run is (then
+   * nothing is hashed for a run unless asked).
+   */
   constructor(
-    private readonly tracer: Tracer,
-    private readonly ids: RunIdGenerator,
-    private readonly deriveRoot: (runId: string) => SpanContext,
+    private readonly sink: SpanSink,
+    private readonly ids: SpanIds,
+    private readonly sampledRun: ((traceId: string) => boolean) | undefined,
   ) {}
 
-  /** The context of the run's root span: the parent of every other span of the run. */
-  rootContext(runId: string): Context {
-    return rootOf(this.state(runId));
+  /** The traceparent of the run's root span: the parent of every other span of the run. */
+  rootTraceparent(runId: string): string {
+    const s = this.state(runId);
+    return traceparentOf(this.idsOf(s).traceId, this.idsOf(s).rootSpanId, s.sampled);
   }
 
-  /** A run's trace id, without keeping state for it. */
+  /** A run's trace id. */
   traceIdOf(runId: string): string {
-    return (this.runs.get(runId)?.rootSpan ?? this.deriveRoot(runId)).traceId;
+    const s = this.runs.get(runId);
+    return s ? this.idsOf(s).traceId : this.ids.run(runId).traceId;
   }
 
   listen(engine: Engine): () => void {
@@ -95,46 +100,39 @@ export class RunSpans {
       engine.events.on("run:claimed", (e) => this.claimed(engine, e)),
       engine.events.on("run:suspended", ({ runId }) => {
         const s = this.runs.get(runId);
-        if (s) endSegment(s);
+        if (s) this.endClaim(s, SPAN_STATUS.unset);
+      }),
+      // A run whose lease this node lost was aborted here: its open spans end, marked so.
+      engine.events.on("run:lease-lost", ({ runId }) => {
+        const s = this.runs.get(runId);
+        if (!s) return;
+        for (const open of s.open.values())
+          this.endAttempt(s, open, SPAN_STATUS.unset, { endedBy: "lease-lost" });
+        this.endClaim(s, SPAN_STATUS.unset, "lease-lost");
       }),
       engine.events.on("run:finished", (e) => this.finished(engine, e.runId, e.workflow, e.status, e.error)),
       engine.events.on("step:started", ({ runId, seq, name, attempt }) => {
         const s = this.state(runId);
         if (!s.sampled) return;
-        const key = `${runId}:${seq}`;
-        this.attempts.get(key)?.setAttribute(ATTR.ended, "superseded").end();
-        const span = this.tracer.startSpan(
-          `step ${name}`,
-          {
-            kind: SpanKind.INTERNAL,
-            attributes: {
-              "dirigent.run_id": runId,
-              "dirigent.workflow": s.workflow,
-              "dirigent.step": name,
-              "dirigent.seq": seq,
-              "dirigent.attempt": attempt,
-            },
-          },
-          s.segmentCtx ?? rootOf(s),
-        );
-        this.attempts.set(key, span);
-        if (this.attempts.size > MAX_RUNS) this.evictAttempt();
+        const superseded = s.open.get(seq);
+        if (superseded) this.endAttempt(s, superseded, SPAN_STATUS.unset, { endedBy: "superseded" });
+        s.open.set(seq, { seq, attempt, fence: s.fence, name, start: preciseNow() });
       }),
       engine.events.on("step:completed", ({ runId, seq }) => {
-        this.takeAttempt(runId, seq)?.setStatus({ code: SpanStatusCode.OK }).end();
+        const s = this.runs.get(runId);
+        const open = s?.open.get(seq);
+        if (open) this.endAttempt(s!, open, SPAN_STATUS.ok);
       }),
       engine.events.on("step:retrying", ({ runId, seq, delayMs, error }) => {
-        const span = this.takeAttempt(runId, seq);
-        if (!span) return;
-        span.setAttribute(ATTR.retryDelayMs, delayMs);
-        fail(span, error);
-        span.end();
+        const s = this.runs.get(runId);
+        const open = s?.open.get(seq);
+        if (open)
+          this.endAttempt(s!, open, SPAN_STATUS.error, { error: errorOf(error), retryDelayMs: delayMs });
       }),
       engine.events.on("step:failed", ({ runId, seq, error }) => {
-        const span = this.takeAttempt(runId, seq);
-        if (!span) return;
-        fail(span, error);
-        span.end();
+        const s = this.runs.get(runId);
+        const open = s?.open.get(seq);
+        if (open) this.endAttempt(s!, open, SPAN_STATUS.error, { error: errorOf(error) });
       }),
     ];
     return () => {
@@ -142,52 +140,61 @@ export class RunSpans {
     };
   }
 
-  attemptSpan(runId: string, seq: number): SpanContext | undefined {
-    return this.attempts.get(`${runId}:${seq}`)?.spanContext();
+  /** The traceparent of the attempt of step `seq` in flight (its outgoing HTTP calls carry it). */
+  attemptTraceparent(runId: string, seq: number): string | undefined {
+    const s = this.runs.get(runId);
+    const open = s?.open.get(seq);
+    if (!open) return undefined;
+    return traceparentOf(this.idsOf(s!).traceId, this.attemptSpanIdOf(runId, open), true);
+  }
+
+  /** Like attemptTraceparent, by the step's idempotency key (`<runId>:<seq>`). */
+  attemptTraceparentByKey(key: string): string | undefined {
+    const at = key.lastIndexOf(":");
+    const seq = Number(key.slice(at + 1));
+    return at > 0 && Number.isInteger(seq) ? this.attemptTraceparent(key.slice(0, at), seq) : undefined;
   }
 
   /** The span id of the attempt of step `seq` in flight, or of the one that just ended. */
   attemptSpanId(runId: string, seq: number): string | undefined {
     this.keepEnded = true;
-    const key = `${runId}:${seq}`;
-    return this.attempts.get(key)?.spanContext().spanId ?? this.ended.get(key);
-  }
-
-  /** The attempt span of the step whose idempotency key is `key` (`<runId>:<seq>`). */
-  attemptSpanByKey(key: string): SpanContext | undefined {
-    return this.attempts.get(key)?.spanContext();
+    const open = this.runs.get(runId)?.open.get(seq) ?? this.ended.get(`${runId}:${seq}`);
+    return open && this.attemptSpanIdOf(runId, open);
   }
 
   /**
    * A PRODUCER span for a task being queued, ended at once; the worker's spans become its children.
-   * For a run not sampled, the run's context (flags 00) so the worker does not sample either.
+   * For a run not sampled, the run's root (flags 00) so the worker does not sample either.
    */
-  taskSpan(call: OutgoingCall): SpanContext {
+  taskTraceparent(call: OutgoingCall): string {
     const s = this.state(call.runId, call.workflow);
-    if (!s.sampled) return s.rootSpan;
-    const span = this.tracer.startSpan(
-      `task ${call.name}`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          "dirigent.run_id": call.runId,
-          "dirigent.workflow": call.workflow,
-          "dirigent.step": call.name,
-          "dirigent.seq": call.seq,
-          ...(call.queue ? { "dirigent.task.queue": call.queue } : {}),
-        },
-      },
-      s.segmentCtx ?? rootOf(s),
-    );
-    span.end();
-    return span.spanContext();
+    const { traceId, rootSpanId } = this.idsOf(s);
+    if (!s.sampled) return traceparentOf(traceId, rootSpanId, false);
+    const now = preciseNow();
+    this.sink.add({
+      type: SPAN_TYPE.task,
+      runId: call.runId,
+      workflow: call.workflow,
+      label: call.name,
+      seq: call.seq,
+      fence: s.fence,
+      attempt: 0,
+      start: now,
+      end: now,
+      status: SPAN_STATUS.unset,
+      detail: call.queue ? { queue: call.queue } : undefined,
+    });
+    return traceparentOf(traceId, this.ids.task(call.runId, s.fence, call.seq), true);
   }
 
   /** End every open span (engine stopped, tracing shut down), marked with why. */
   endAll(reason: string): void {
-    for (const span of this.attempts.values()) span.setAttribute(ATTR.ended, reason).end();
-    this.attempts.clear();
-    for (const s of this.runsWithSegments()) endSegment(s, reason);
+    for (const s of this.runs.values()) {
+      for (const open of s.open.values()) {
+        this.endAttempt(s, open, SPAN_STATUS.unset, { endedBy: reason });
+      }
+      this.endClaim(s, SPAN_STATUS.unset, reason);
+    }
     this.runs.clear();
   }
 
@@ -199,16 +206,50 @@ export class RunSpans {
   private state(runId: string, workflow?: string): RunState {
     let s = this.runs.get(runId);
     if (!s) {
-      const rootSpan = this.deriveRoot(runId);
+      let ids: RunIds | undefined;
+      if (this.sampledRun) ids = this.ids.run(runId);
       s = {
-        rootSpan,
-        sampled: (rootSpan.traceFlags & TraceFlags.SAMPLED) !== 0,
+        runId,
         workflow: workflow || "unknown",
+        sampled: ids ? this.sampledRun!(ids.traceId) : true,
+        ids,
         seenHere: false,
+        fence: 0,
+        claimStart: 0,
+        claimNode: "",
+        claimFlags: 0,
+        open: new OpenAttempts(),
       };
       this.runs.set(runId, s);
     } else if (workflow && s.workflow === "unknown") s.workflow = workflow;
     return s;
+  }
+
+  private idsOf(s: RunState): RunIds {
+    s.ids ??= this.ids.run(s.runId);
+    return s.ids;
+  }
+
+  private attemptSpanIdOf(runId: string, a: OpenAttempt): string {
+    return this.ids.attempt(runId, a.fence, a.seq, a.attempt);
+  }
+
+  private endAttempt(s: RunState, open: OpenAttempt, status: SpanStatus, detail?: SpanDetail): void {
+    s.open.delete(open.seq);
+    if (this.keepEnded) this.ended.set(`${s.runId}:${open.seq}`, open);
+    this.sink.add({
+      type: SPAN_TYPE.step,
+      runId: s.runId,
+      workflow: s.workflow,
+      label: open.name,
+      seq: open.seq,
+      fence: open.fence,
+      attempt: open.attempt,
+      start: open.start,
+      end: preciseNow(),
+      status,
+      detail,
+    });
   }
 
   private claimed(engine: Engine, e: EngineEventMap["run:claimed"]): void {
@@ -218,28 +259,36 @@ export class RunSpans {
     const resumed = e.replay || e.takeover === true || (e.fence > 1 && !s.seenHere);
     s.seenHere = true;
     if (!s.sampled) return;
-    endSegment(s, "superseded");
-    const links: Link[] | undefined = resumed
-      ? [{ context: s.rootSpan, attributes: { "dirigent.link": "resumed" } }]
-      : undefined;
-    const span = this.tracer.startSpan(
-      `execute ${e.workflow}`,
-      {
-        kind: SpanKind.INTERNAL,
-        attributes: {
-          "dirigent.run_id": e.runId,
-          "dirigent.workflow": e.workflow,
-          "dirigent.fence": e.fence,
-          "dirigent.replay": e.replay,
-          "dirigent.node": engine.nodeId,
-          ...(e.takeover !== undefined ? { "dirigent.takeover": e.takeover } : {}),
-        },
-        links,
-      },
-      rootOf(s),
-    );
-    s.segment = span;
-    s.segmentCtx = trace.setSpan(rootOf(s), span);
+    this.endClaim(s, SPAN_STATUS.unset, "superseded");
+    s.fence = e.fence;
+    s.claimStart = preciseNow();
+    s.claimNode = engine.nodeId;
+    s.claimFlags =
+      (e.replay ? CLAIM_FLAG.replay : 0) |
+      (e.takeover !== undefined ? CLAIM_FLAG.takeoverKnown : 0) |
+      (e.takeover ? CLAIM_FLAG.takeover : 0) |
+      (resumed ? CLAIM_FLAG.resumed : 0);
+  }
+
+  private endClaim(s: RunState, status: SpanStatus, endedBy?: string, error?: ErrorInfo): void {
+    if (s.fence === 0 || s.claimStart === 0) return;
+    const start = s.claimStart;
+    s.claimStart = 0;
+    const detail: SpanDetail | undefined =
+      endedBy || error ? { endedBy, error: error && errorOf(error) } : undefined;
+    this.sink.add({
+      type: SPAN_TYPE.execute,
+      runId: s.runId,
+      workflow: s.workflow,
+      label: s.claimNode,
+      seq: 0,
+      fence: s.fence,
+      attempt: s.claimFlags,
+      start,
+      end: preciseNow(),
+      status,
+      detail,
+    });
   }
 
   private finished(
@@ -252,11 +301,11 @@ export class RunSpans {
     const s = this.state(runId, workflow);
     this.runs.delete(runId);
     if (!s.sampled) return;
-    if (s.segment && error && status === "failed") fail(s.segment, error);
-    endSegment(s);
+    const failed = status === "failed" && error !== undefined;
+    this.endClaim(s, failed ? SPAN_STATUS.error : SPAN_STATUS.unset, undefined, failed ? error : undefined);
     const endTime = Date.now();
     if (s.createdAt !== undefined && s.workflow !== "unknown") {
-      this.writeRoot(runId, s, status, error, s.createdAt, endTime);
+      this.writeRoot(s, status, error, s.createdAt, endTime);
       return;
     }
     // Created elsewhere (another node, or a child run): its creation time and workflow are in the store.
@@ -265,79 +314,39 @@ export class RunSpans {
       .then(
         (run) => {
           if (s.workflow === "unknown" && run) s.workflow = run.workflow;
-          this.writeRoot(runId, s, status, error, run?.createdAt ?? endTime, endTime);
+          this.writeRoot(s, status, error, run?.createdAt ?? endTime, endTime);
         },
-        () => this.writeRoot(runId, s, status, error, endTime, endTime),
+        () => this.writeRoot(s, status, error, endTime, endTime),
       )
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
   }
 
   private writeRoot(
-    runId: string,
     s: RunState,
     status: RunStatus,
     error: ErrorInfo | undefined,
     startTime: number,
     endTime: number,
   ): void {
-    const span = this.ids.withIds(s.rootSpan.traceId, s.rootSpan.spanId, () =>
-      this.tracer.startSpan(
-        `run ${s.workflow}`,
-        {
-          root: true,
-          kind: SpanKind.INTERNAL,
-          startTime,
-          attributes: {
-            "dirigent.run_id": runId,
-            "dirigent.workflow": s.workflow,
-            "dirigent.run.status": status,
-          },
-        },
-        ROOT_CONTEXT,
-      ),
-    );
-    if (status === "failed" && error) fail(span, error);
-    else if (status === "completed") span.setStatus({ code: SpanStatusCode.OK });
-    span.end(Math.max(endTime, startTime));
-  }
-
-  private takeAttempt(runId: string, seq: number): Span | undefined {
-    const key = `${runId}:${seq}`;
-    const span = this.attempts.get(key);
-    if (!span) return undefined;
-    this.attempts.delete(key);
-    if (this.keepEnded) this.ended.set(key, span.spanContext().spanId);
-    return span;
-  }
-
-  private evictAttempt(): void {
-    const [key, span] = this.attempts.entries().next().value as [string, Span];
-    this.attempts.delete(key);
-    span.setAttribute(ATTR.ended, "evicted").end();
-  }
-
-  private *runsWithSegments(): Generator<RunState> {
-    for (const s of this.runs.values()) if (s.segment) yield s;
+    const failed = status === "failed" && error !== undefined;
+    this.sink.add({
+      type: SPAN_TYPE.run,
+      runId: s.runId,
+      workflow: s.workflow,
+      label: status,
+      seq: 0,
+      fence: 0,
+      attempt: 0,
+      start: startTime,
+      end: Math.max(endTime, startTime),
+      status: failed ? SPAN_STATUS.error : status === "completed" ? SPAN_STATUS.ok : SPAN_STATUS.unset,
+      detail: failed ? { error: errorOf(error) } : undefined,
+    });
   }
 }
 
-function rootOf(s: RunState): Context {
-  s.root ??= trace.setSpanContext(ROOT_CONTEXT, s.rootSpan);
-  return s.root;
-}
-
-function endSegment(s: RunState, endedBy?: string): void {
-  const span = s.segment;
-  if (!span) return;
-  s.segment = undefined;
-  s.segmentCtx = undefined;
-  if (endedBy) span.setAttribute(ATTR.ended, endedBy);
-  span.end();
-}
-
-function fail(span: Span, error: ErrorInfo): void {
-  span.recordException({ name: error.name, message: error.message, code: error.code, stack: error.stack });
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-  if (error.code) span.setAttribute(ATTR.errorCode, error.code);
+/** The parts of an error a span records (no `details`: it may be large and need not cross threads). */
+function errorOf(error: ErrorInfo): NonNullable<SpanDetail["error"]> {
+  return { name: error.name, message: error.message, code: error.code, stack: error.stack };
 }

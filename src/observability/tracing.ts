@@ -1,37 +1,17 @@
-import { ROOT_CONTEXT, type SpanContext, TraceFlags, trace } from "@opentelemetry/api";
-import { OTLPTraceExporter as OtlpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { OTLPTraceExporter as OtlpProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  ParentBasedSampler,
-  SamplingDecision,
-  SimpleSpanProcessor,
-  type SpanExporter,
-  type SpanProcessor,
-  TraceIdRatioBasedSampler,
-} from "@opentelemetry/sdk-trace-base";
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import { ROOT_CONTEXT } from "@opentelemetry/api";
+import { SamplingDecision, type SpanExporter, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
 import { z } from "zod";
 import { DirigentError } from "../core/errors.js";
 import type { Engine } from "../runtime/engine.js";
 import type { OutgoingCall } from "../runtime/events.js";
 import { observeHttpCalls } from "./http-calls.js";
-import { RunIdGenerator } from "./id-generator.js";
-import { formatTraceparent, runRootSpanContext } from "./trace-context.js";
+import { SpanIds } from "./span-ids.js";
+import { createSpanSink, type SpanSink, type TracingStats } from "./span-sink.js";
+import type { OtlpExporterOptions } from "./span-writer.js";
 import { RunSpans } from "./tracing-spans.js";
 
-/** Where spans go: an OTLP/HTTP endpoint (the full URL, e.g. `http://collector:4318/v1/traces`). */
-export interface OtlpExporterOptions {
-  url: string;
-  /** OTLP encoding: "http/protobuf" (the OTLP default) or "http/json". */
-  protocol?: "http/protobuf" | "http/json";
-  headers?: Record<string, string>;
-  /** Per export request (default 10 s). */
-  timeoutMs?: number;
-}
+export type { TracingStats } from "./span-sink.js";
+export type { OtlpExporterOptions } from "./span-writer.js";
 
 export interface TracingOptions {
   /** `service.name` of the spans (default "dirigent"). */
@@ -39,7 +19,11 @@ export interface TracingOptions {
   serviceVersion?: string;
   /** More resource attributes (e.g. `deployment.environment`). */
   resourceAttributes?: Record<string, string>;
-  /** Where spans go. Without an exporter tracing is off: no spans, no headers, no cost. */
+  /**
+   * Where spans go. Without an exporter tracing is off: no spans, no headers, no cost. An OTLP URL or
+   * "console" exports from a worker thread (the engine's thread only records ids and times); a
+   * SpanExporter object cannot cross threads, so its spans are built in the engine's thread.
+   */
   exporter?: OtlpExporterOptions | SpanExporter | "console";
   /** Batching (the default, with OpenTelemetry's defaults) or `false` to export each span at once. */
   batch?:
@@ -56,6 +40,8 @@ export interface TracingOptions {
   traceNamespace?: string;
   /** Add `traceparent` to HTTP calls made by step attempts (ctx.http) through undici (default true). */
   propagateHttp?: boolean;
+  /** Told when the tracing worker fails or an export fails (default: a process warning). */
+  onError?: (error: Error) => void;
 }
 
 /** What `createTracing` returns. */
@@ -74,6 +60,8 @@ export interface DirigentTracing {
   traceIdOf(runId: string): string | undefined;
   /** The span id of the attempt of step `seq` in flight, or of the one that just ended (for logs). */
   spanIdOf(runId: string, seq: number): string | undefined;
+  /** Spans recorded, dropped (queue full), exported and failed to export, so far. */
+  stats(): TracingStats;
   /** Export every finished span now. */
   forceFlush(): Promise<void>;
   /** End spans still open (as abandoned), export, and stop. */
@@ -115,6 +103,7 @@ const optionsSchema = z
     sampleRatio: z.number().min(0).max(1).optional(),
     traceNamespace: z.string().optional(),
     propagateHttp: z.boolean().optional(),
+    onError: z.function().optional(),
   })
   .strict();
 
@@ -148,43 +137,45 @@ const DISABLED: DirigentTracing = {
   traceparentFor: () => undefined,
   traceIdOf: () => undefined,
   spanIdOf: () => undefined,
+  stats: () => ({ recorded: 0, dropped: 0, exported: 0, failed: 0 }),
   forceFlush: async () => {},
   shutdown: async () => {},
 };
 
 class EngineTracing implements DirigentTracing {
   readonly enabled = true;
-  private readonly provider: BasicTracerProvider;
+  private readonly sink: SpanSink;
   private readonly spans: RunSpans;
-  private readonly namespace: string;
-  private readonly rootSampler: TraceIdRatioBasedSampler | undefined;
   private readonly detachers = new Set<() => void>();
   private stopped = false;
 
   constructor(options: TracingOptions) {
-    this.namespace = options.traceNamespace ?? "";
     const ratio = options.sampleRatio ?? 1;
-    this.rootSampler = ratio < 1 ? new TraceIdRatioBasedSampler(ratio) : undefined;
-    const ids = new RunIdGenerator();
-    this.provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({
-        ...options.resourceAttributes,
-        [ATTR_SERVICE_NAME]: options.serviceName ?? "dirigent",
-        ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
-      }),
-      sampler: new ParentBasedSampler({ root: this.rootSampler ?? new TraceIdRatioBasedSampler(1) }),
-      idGenerator: ids,
-      spanProcessors: [processorFor(options)],
-    });
-    const tracer = this.provider.getTracer("dirigent");
-    this.spans = new RunSpans(tracer, ids, (runId) => this.deriveRoot(runId));
+    const sampler = ratio < 1 ? new TraceIdRatioBasedSampler(ratio) : undefined;
+    // Decided per run from its trace id, so every node (and the worker of a task) decides alike.
+    const sampledRun = sampler
+      ? (traceId: string) =>
+          sampler.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED
+      : undefined;
+    const onError = options.onError ?? ((error: Error) => process.emitWarning(error, "DirigentTracing"));
+    this.sink = createSpanSink(
+      {
+        serviceName: options.serviceName,
+        serviceVersion: options.serviceVersion,
+        resourceAttributes: options.resourceAttributes,
+        exporter: options.exporter!,
+        batch: options.batch,
+        traceNamespace: options.traceNamespace,
+      },
+      onError,
+    );
+    this.spans = new RunSpans(this.sink, new SpanIds(options.traceNamespace ?? ""), sampledRun);
     if (options.propagateHttp !== false) {
       this.detachers.add(
         observeHttpCalls({
           onCreate: (call) => {
             if (call.hasTraceparent || !call.idempotencyKey) return;
-            const span = this.spans.attemptSpanByKey(call.idempotencyKey);
-            const header = span && formatTraceparent(span);
+            const header = this.spans.attemptTraceparentByKey(call.idempotencyKey);
             if (header) call.addHeader("traceparent", header);
           },
         }),
@@ -205,9 +196,8 @@ class EngineTracing implements DirigentTracing {
   // An arrow property, so it can be handed over unbound: createEngine({ traceparent: tracing.traceparentFor }).
   readonly traceparentFor = (call: OutgoingCall): string | undefined => {
     if (this.stopped) return undefined;
-    const span: SpanContext | undefined =
-      call.kind === "task" ? this.spans.taskSpan(call) : this.spans.attemptSpan(call.runId, call.seq);
-    return formatTraceparent(span ?? trace.getSpanContext(this.spans.rootContext(call.runId))!);
+    if (call.kind === "task") return this.spans.taskTraceparent(call);
+    return this.spans.attemptTraceparent(call.runId, call.seq) ?? this.spans.rootTraceparent(call.runId);
   };
 
   traceIdOf(runId: string): string {
@@ -218,9 +208,13 @@ class EngineTracing implements DirigentTracing {
     return this.spans.attemptSpanId(runId, seq);
   }
 
+  stats(): TracingStats {
+    return this.sink.stats();
+  }
+
   async forceFlush(): Promise<void> {
     await this.spans.settled();
-    await this.provider.forceFlush();
+    await this.sink.flush();
   }
 
   async shutdown(): Promise<void> {
@@ -230,38 +224,6 @@ class EngineTracing implements DirigentTracing {
     this.detachers.clear();
     this.spans.endAll("shutdown");
     await this.spans.settled();
-    await this.provider.shutdown();
+    await this.sink.shutdown();
   }
-
-  /** The root span context of a run, derived from the run id (no shared state), and sampled or not. */
-  private deriveRoot(runId: string): SpanContext {
-    const root = runRootSpanContext(runId, true, this.namespace);
-    if (
-      this.rootSampler &&
-      this.rootSampler.shouldSample(ROOT_CONTEXT, root.traceId).decision !==
-        SamplingDecision.RECORD_AND_SAMPLED
-    ) {
-      root.traceFlags = TraceFlags.NONE;
-    }
-    return root;
-  }
-}
-
-function processorFor(options: TracingOptions): SpanProcessor {
-  const exporter = exporterFor(options.exporter!);
-  if (options.batch === false) return new SimpleSpanProcessor(exporter);
-  const b = options.batch ?? {};
-  return new BatchSpanProcessor(exporter, {
-    scheduledDelayMillis: b.scheduleDelayMs,
-    maxQueueSize: b.maxQueueSize,
-    maxExportBatchSize: b.maxExportBatchSize,
-    exportTimeoutMillis: b.exportTimeoutMs,
-  });
-}
-
-function exporterFor(exporter: NonNullable<TracingOptions["exporter"]>): SpanExporter {
-  if (exporter === "console") return new ConsoleSpanExporter();
-  if (!("url" in exporter)) return exporter;
-  const config = { url: exporter.url, headers: exporter.headers, timeoutMillis: exporter.timeoutMs };
-  return exporter.protocol === "http/json" ? new OtlpJsonExporter(config) : new OtlpProtobufExporter(config);
 }

@@ -208,4 +208,21 @@ describe("metrics", () => {
     const { samples } = await scrape();
     assert.equal(sample(samples, "dirigent_lease_takeovers_total"), 1);
   });
+
+  it("counts runs given up by self-fencing, by reason", async () => {
+    // The engine emits run:lease-lost when it stops a run whose lease it cannot confirm
+    // (test/runtime/self-fencing.test.ts makes it happen); here, its shape.
+    for (const reason of ["not-renewed", "renewal-overdue", "renewal-overdue"] as const) {
+      h.engine.events.emit("run:lease-lost", {
+        runId: "run-y",
+        workflow: "m-ok",
+        fence: 1,
+        reason,
+        sinceRenewalMs: 10,
+      });
+    }
+    const { samples } = await scrape();
+    assert.equal(sample(samples, "dirigent_lease_losses_total", { reason: "not-renewed" }), 1);
+    assert.equal(sample(samples, "dirigent_lease_losses_total", { reason: "renewal-overdue" }), 2);
+  });
 });

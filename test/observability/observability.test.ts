@@ -59,6 +59,15 @@ describe("attachObservability", () => {
       obs.alerts!.list().active.map((a) => a.subject),
       ["o-1"],
     );
+    // Spans the tracing exported so far (the run's span and its claim's), counted at scrape time.
+    await tracing.forceFlush();
+    const later = parsePrometheus(await obs.metrics!.metricsText());
+    assert.equal(
+      sample(later, "dirigent_trace_spans_total", { outcome: "exported" }),
+      tracing.stats().exported,
+    );
+    assert.ok(tracing.stats().exported >= 3, `exported ${tracing.stats().exported}`);
+    assert.equal(sample(later, "dirigent_trace_spans_total", { outcome: "dropped" }), 0);
     const failed = lines.map((l) => JSON.parse(l)).find((r) => r.msg === "run failed");
     assert.equal(failed.trace_id, runTraceId("o-1"));
 

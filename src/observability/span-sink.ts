@@ -1,0 +1,229 @@
+// Where the engine's thread puts finished span records: a worker thread that builds and exports the
+// OpenTelemetry spans (the usual case), or the engine's own thread when the exporter is an object that
+// cannot cross threads (a SpanExporter a program passes in).
+import { Worker } from "node:worker_threads";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { pushRecord, RECORD_WIDTH, type SpanRecord } from "./span-records.js";
+import { type ExportConfig, type ExportCounts, SpanWriter } from "./span-writer.js";
+
+/** Spans recorded, dropped before export (queue full, worker gone), exported and failed to export. */
+export interface TracingStats {
+  recorded: number;
+  dropped: number;
+  exported: number;
+  failed: number;
+}
+
+export interface SpanSink {
+  add(r: SpanRecord): void;
+  /** Every span added before the call has been handed to the exporter and the exporter flushed. */
+  flush(): Promise<void>;
+  shutdown(): Promise<void>;
+  stats(): TracingStats;
+}
+
+/** Messages to the worker (tracing-worker.ts). */
+export type WorkerRequest =
+  | { type: "records"; records: unknown[] }
+  | { type: "flush"; id: number }
+  | { type: "shutdown"; id: number };
+
+/** Messages from the worker. */
+export type WorkerReply =
+  | { type: "ack"; written: number; counts: ExportCounts }
+  | { type: "done"; id: number; counts: ExportCounts; error?: string }
+  | { type: "error"; message: string };
+
+/** Spans queued at most by default: OpenTelemetry's default batch queue (OTEL_BSP_MAX_QUEUE_SIZE). */
+export const DEFAULT_MAX_QUEUE = 2_048;
+
+/**
+ * A batch is posted this long after its first span, or at once when it reaches MAX_BATCH spans. A
+ * message between threads costs about as much as a few hundred spans in it, so posting once per event
+ * loop turn (a handful of spans) cost the engine more than recording them; spans wait for the batch
+ * processor's delay (seconds) anyway.
+ */
+const POST_DELAY_MS = 20;
+const MAX_BATCH = 256;
+
+export function createSpanSink(config: ExportConfig, onError: (error: Error) => void): SpanSink {
+  const exporter = config.exporter;
+  if (typeof exporter === "object" && !("url" in exporter)) return new InThreadSink(config);
+  return new WorkerSink(
+    config as ExportConfig & { exporter: Exclude<ExportConfig["exporter"], SpanExporter> },
+    onError,
+  );
+}
+
+/** Builds and exports spans in the calling thread. */
+class InThreadSink implements SpanSink {
+  private readonly writer: SpanWriter;
+  private recorded = 0;
+  private closed = false;
+
+  constructor(config: ExportConfig) {
+    this.writer = new SpanWriter(config);
+  }
+
+  add(r: SpanRecord): void {
+    if (this.closed) return;
+    this.recorded++;
+    this.writer.write(r);
+  }
+
+  flush(): Promise<void> {
+    return this.writer.forceFlush();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writer.shutdown();
+  }
+
+  stats(): TracingStats {
+    return { recorded: this.recorded, dropped: 0, ...this.writer.counts };
+  }
+}
+
+/**
+ * Hands span records to a worker thread in flat batches, one message per event-loop turn. At most
+ * `maxQueued` records are on their way (posted, not yet taken by the worker); more are dropped and
+ * counted, as OpenTelemetry's batch processor drops spans beyond its queue. If the worker dies,
+ * spans are built in this thread from then on.
+ */
+class WorkerSink implements SpanSink {
+  private readonly worker: Worker;
+  private buffer: unknown[] = [];
+  private posting = false;
+  private inFlight = 0;
+  private readonly maxQueued: number;
+  private readonly waiting = new Map<number, () => void>();
+  private nextId = 1;
+  private counts: ExportCounts = { exported: 0, failed: 0 };
+  private recorded = 0;
+  private dropped = 0;
+  private fallback: SpanWriter | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly config: ExportConfig,
+    private readonly onError: (error: Error) => void,
+  ) {
+    this.maxQueued = (config.batch ? config.batch.maxQueueSize : undefined) ?? DEFAULT_MAX_QUEUE;
+    const here = import.meta.url;
+    const entry = new URL(`./tracing-worker${here.slice(here.lastIndexOf("."))}`, here).href;
+    this.worker = new Worker(new URL("./tracing-worker-boot.mjs", here), {
+      workerData: { entry, config },
+      name: "dirigent-tracing",
+    });
+    // The worker must not keep a finished program alive; it is held only while a flush waits.
+    this.worker.unref();
+    // Node 20 ignores unref() on a worker still starting; say it again once it runs (unless a flush waits).
+    this.worker.once("online", () => {
+      if (this.waiting.size === 0) this.worker.unref();
+    });
+    this.worker.on("message", (m: WorkerReply) => this.received(m));
+    this.worker.on("error", (error) => this.failed(error));
+    this.worker.on("exit", (code) => {
+      if (!this.closed) this.failed(new Error(`tracing worker exited with code ${code}`));
+    });
+  }
+
+  add(r: SpanRecord): void {
+    if (this.fallback) {
+      this.recorded++;
+      this.fallback.write(r);
+      return;
+    }
+    if (this.closed || this.inFlight + this.buffer.length / RECORD_WIDTH >= this.maxQueued) {
+      this.dropped++;
+      return;
+    }
+    this.recorded++;
+    pushRecord(this.buffer, r);
+    if (this.buffer.length >= MAX_BATCH * RECORD_WIDTH) this.post();
+    else if (!this.posting) {
+      this.posting = true;
+      setTimeout(this.post, POST_DELAY_MS).unref();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.fallback) return this.fallback.forceFlush();
+    if (this.closed) return;
+    await this.request("flush");
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    if (this.fallback) {
+      this.closed = true;
+      return this.fallback.shutdown();
+    }
+    await this.request("shutdown");
+    this.closed = true;
+    await this.worker.terminate();
+  }
+
+  stats(): TracingStats {
+    const fallback = this.fallback?.counts ?? { exported: 0, failed: 0 };
+    return {
+      recorded: this.recorded,
+      dropped: this.dropped,
+      exported: this.counts.exported + fallback.exported,
+      failed: this.counts.failed + fallback.failed,
+    };
+  }
+
+  private readonly post = (): void => {
+    this.posting = false;
+    if (this.buffer.length === 0 || this.fallback) return;
+    const records = this.buffer;
+    this.buffer = [];
+    this.inFlight += records.length / RECORD_WIDTH;
+    this.worker.postMessage({ type: "records", records } satisfies WorkerRequest);
+  };
+
+  private request(type: "flush" | "shutdown"): Promise<void> {
+    this.post();
+    const id = this.nextId++;
+    return new Promise<void>((resolve) => {
+      this.worker.ref();
+      this.waiting.set(id, () => {
+        this.waiting.delete(id);
+        if (this.waiting.size === 0) this.worker.unref();
+        resolve();
+      });
+      this.worker.postMessage({ type, id } satisfies WorkerRequest);
+    });
+  }
+
+  private received(m: WorkerReply): void {
+    if (m.type === "ack") {
+      this.inFlight -= m.written;
+      this.counts = m.counts;
+    } else if (m.type === "done") {
+      this.counts = m.counts;
+      if (m.error) this.onError(new Error(`tracing export: ${m.error}`));
+      this.waiting.get(m.id)?.();
+    } else this.onError(new Error(m.message));
+  }
+
+  /** The worker is gone: what it held is lost (counted), later spans are built in this thread. */
+  private failed(error: Error): void {
+    if (this.fallback || this.closed) return;
+    this.onError(error);
+    this.dropped += this.inFlight + this.buffer.length / RECORD_WIDTH;
+    this.inFlight = 0;
+    this.buffer = [];
+    try {
+      this.fallback = new SpanWriter(this.config);
+    } catch (fault) {
+      // The exporter cannot be made here either: no more spans (each is counted as dropped).
+      this.onError(fault as Error);
+      this.closed = true;
+    }
+    for (const resolve of [...this.waiting.values()]) resolve();
+  }
+}
