@@ -48,5 +48,6 @@ export function parseJsonInput(text: string, what: string): unknown {
  * refused up front, since PostgreSQL rejects them and would fail a whole group commit.
  */
 export function hasUnstorableCharacters(text: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding the NUL character is the point
   return /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }

@@ -108,9 +108,9 @@ describe("GET /api/v1/events", () => {
     assert.equal(failed.data.status, "failed");
     assert.equal(failed.data.error.code, "STEP_FAILED");
 
-    STREAMED_EVENTS.forEach((type, i) =>
-      assert.ok(f.server.engine.events.listenerCount(type) > before[i], `listening to ${type}`),
-    );
+    STREAMED_EVENTS.forEach((type, i) => {
+      assert.ok(f.server.engine.events.listenerCount(type) > before[i], `listening to ${type}`);
+    });
     await stream.close();
     await eventually(
       () => STREAMED_EVENTS.every((type, i) => f.server.engine.events.listenerCount(type) === before[i]),

@@ -198,7 +198,9 @@ export class SqliteStore implements Store {
       for (const b of batch) b.reject(err);
       return;
     }
-    batch.forEach((b, i) => b.resolve(results[i]));
+    batch.forEach((b, i) => {
+      b.resolve(results[i]);
+    });
   }
 
   async getTask(taskId: string): Promise<TaskRecord | undefined> {
