@@ -46,7 +46,19 @@ describe("dirigent server and dev (child processes)", () => {
 
   it("server: prints its address, serves the module's workflows, exits 0 on SIGTERM", async () => {
     const server = new LongRunning(
-      ["--db", "sqlite:./served.db", "--module", FIXTURE, "server", "--port", "0"],
+      [
+        "--db",
+        "sqlite:./served.db",
+        "--module",
+        FIXTURE,
+        "server",
+        "--port",
+        "0",
+        "--node-id",
+        "cli-node",
+        "--lease-ms",
+        "5000",
+      ],
       { cwd: dir },
     );
     try {
@@ -55,6 +67,7 @@ describe("dirigent server and dev (child processes)", () => {
       assert.match(server.stdout, /workflows\s+.*greet@1/);
       const health = await get(`${url}/healthz`);
       assert.equal(health.status, 200);
+      assert.equal(health.body.node, "cli-node", "--node-id names the engine");
       const run = await runCli(
         ["--address", url, "workflow", "execute", "greet", "--input", '{"name":"srv"}', "-o", "json"],
         { cwd: dir },

@@ -17,6 +17,9 @@ export interface ServeFlags {
   logLevel?: string;
   logFormat?: string;
   shutdownGraceMs?: string;
+  nodeId?: string;
+  leaseMs?: string;
+  pollIntervalMs?: string;
 }
 
 export const SERVE_HELP = {
@@ -28,6 +31,11 @@ export const SERVE_HELP = {
   logFormat: "log lines as json or pretty (one readable line each) (env DIRIGENT_LOG_FORMAT)",
   shutdownGraceMs:
     "on SIGTERM, how long runs in flight get to reach a durable point (env DIRIGENT_SHUTDOWN_GRACE_MS)",
+  nodeId:
+    "this node's name in leases, spans and logs, unique per process (env DIRIGENT_NODE_ID; default generated)",
+  leaseMs:
+    "how long a claim on a run lasts unrenewed: failover time after a crash (env DIRIGENT_LEASE_MS; default 30000)",
+  pollIntervalMs: "how often an idle node looks for due work (env DIRIGENT_POLL_INTERVAL_MS; default 1000)",
 };
 
 /**
@@ -53,6 +61,9 @@ export async function serverConfig(
       logLevel: flags.logLevel,
       logFormat: flags.logFormat,
       shutdownGraceMs: flags.shutdownGraceMs,
+      nodeId: flags.nodeId,
+      leaseMs: flags.leaseMs,
+      pollIntervalMs: flags.pollIntervalMs,
       config: flags.config,
     },
     env: ctx.env,

@@ -27,6 +27,18 @@ export interface ServerConfig {
   /** JSON lines (for log collectors), or "pretty": one human-readable line each (`dirigent dev`). */
   logFormat: LogFormat;
   /**
+   * This node's name in leases, spans and logs; "" (the default) lets the engine make a unique one.
+   * Two processes must never share one: a renewal by one would vouch for the other's runs.
+   */
+  nodeId: string;
+  /**
+   * How long a claim on a run lasts without renewal: a dead node's runs are taken over after about
+   * this long, and a node that cannot renew stops its runs after 0.8 of it (docs/cluster.md).
+   */
+  leaseMs: number;
+  /** How often an idle node looks for due work when no notification arrives. */
+  pollIntervalMs: number;
+  /**
    * Alert rules and webhooks (docs/observability.md). Only from the config file's `alerts` key or from
    * code: a list of rules does not fit a flag or a variable.
    */
@@ -46,6 +58,9 @@ export const SERVER_DEFAULTS: ServerConfig = {
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   logLevel: "silent",
   logFormat: "json",
+  nodeId: "",
+  leaseMs: 30_000,
+  pollIntervalMs: 1_000,
 };
 
 /** The environment variable of each setting. */
@@ -57,6 +72,9 @@ export const ENV_VARS: Record<ScalarKey, string> = {
   maxBodyBytes: "DIRIGENT_MAX_BODY_BYTES",
   logLevel: "DIRIGENT_LOG_LEVEL",
   logFormat: "DIRIGENT_LOG_FORMAT",
+  nodeId: "DIRIGENT_NODE_ID",
+  leaseMs: "DIRIGENT_LEASE_MS",
+  pollIntervalMs: "DIRIGENT_POLL_INTERVAL_MS",
 };
 
 /** Names a JSON or YAML config file when no `config` flag does. */
@@ -89,6 +107,13 @@ const FIELDS: { [K in ScalarKey]: z.ZodType<ServerConfig[K]> } = {
   maxBodyBytes: wholeNumber(1_024, 1_073_741_824),
   logLevel: z.enum(LOG_LEVELS),
   logFormat: z.enum(LOG_FORMATS),
+  nodeId: z
+    .string()
+    .max(200)
+    .regex(/^[\w.:@-]*$/, "expected letters, digits and . _ : @ - only"),
+  // At least 1 s: renewals go out every third of it, and self-fencing stops runs at 0.8 of it.
+  leaseMs: wholeNumber(1_000, 3_600_000),
+  pollIntervalMs: wholeNumber(10, 600_000),
 };
 
 export type ConfigInput = { [K in keyof ServerConfig]?: unknown };

@@ -102,6 +102,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       tracingOptionsFromEnv(env ?? process.env, { serviceName: "dirigent" }) ?? {},
     );
     engine = createEngine({
+      // The settings first: options given in code (tests, embedders) win over them.
+      ...(config.nodeId ? { nodeId: config.nodeId } : {}),
+      leaseMs: config.leaseMs,
+      pollIntervalMs: config.pollIntervalMs,
       ...engineOptions,
       store,
       workflows,

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { isDirigentError } from "../../src/core/errors.js";
+import { workflow } from "../../src/runtime/workflow.js";
 import {
   parseDatabaseUrl,
   resolveServerConfig,
@@ -11,6 +12,7 @@ import {
   validateServerConfig,
 } from "../../src/server/config.js";
 import { openStore, startServer } from "../../src/server/start.js";
+import { deferred } from "../helpers/harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dirigent-config-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -216,4 +218,52 @@ test("logFormat json or pretty; a command's defaults sit below the file", () => 
   assert.equal(config.logLevel, "warn", "the file beats the command's default");
   assert.equal(config.logFormat, "pretty", "the command's default beats the server's");
   assert.equal(resolveServerConfig({ env: {}, defaults }).logLevel, "info");
+});
+
+test("node id, lease and poll interval: from flags, env or file, checked, and handed to the engine", async () => {
+  const fromEnv = resolveServerConfig({
+    env: { DIRIGENT_NODE_ID: "node-a", DIRIGENT_LEASE_MS: "5000", DIRIGENT_POLL_INTERVAL_MS: "250" },
+  });
+  assert.deepEqual(
+    { nodeId: fromEnv.nodeId, leaseMs: fromEnv.leaseMs, pollIntervalMs: fromEnv.pollIntervalMs },
+    { nodeId: "node-a", leaseMs: 5_000, pollIntervalMs: 250 },
+  );
+  assert.equal(resolveServerConfig({ env: {} }).nodeId, "", "empty: the engine makes one");
+  const yaml = file("lease.yaml", "leaseMs: 8000\nnodeId: from-file\n");
+  const fromFile = resolveServerConfig({ env: {}, flags: { config: yaml, nodeId: "from-flag" } });
+  assert.equal(fromFile.leaseMs, 8_000);
+  assert.equal(fromFile.nodeId, "from-flag", "the flag beats the file");
+  assert.match(
+    invalid(() => resolveServerConfig({ env: { DIRIGENT_LEASE_MS: "50" } })),
+    /DIRIGENT_LEASE_MS/,
+  );
+  assert.match(
+    invalid(() => resolveServerConfig({ env: {}, flags: { nodeId: "a b/c" } })),
+    /flag nodeId/,
+  );
+
+  // A run claimed by a server started with these settings carries them: its owner and lease length.
+  const release = deferred<void>();
+  const probe = workflow("lease-probe", async (ctx) => ctx.step("hold", () => release.promise));
+  const server = await startServer({
+    databaseUrl: `sqlite:${join(dir, "lease.db")}`,
+    port: 0,
+    handleSignals: false,
+    nodeId: "node-lease",
+    leaseMs: 4_000,
+    workflows: [probe],
+  });
+  try {
+    const health = await (await fetch(`${server.url}/healthz`)).json();
+    assert.equal(health.node, "node-lease");
+    const before = Date.now();
+    await server.client.start("lease-probe", null, { runId: "probe-1" });
+    const run = await server.store.getRun("probe-1");
+    assert.equal(run?.owner, "node-lease");
+    const leaseLeft = (run?.leaseExpiresAt ?? 0) - before;
+    assert.ok(leaseLeft > 3_000 && leaseLeft <= 4_500, `lease of ${leaseLeft} ms, expected about 4,000`);
+    release.resolve();
+  } finally {
+    await server.close();
+  }
 });

@@ -20,6 +20,9 @@ export function serverCommand(makeContext: (command: CommandUnknownOpts) => CliC
     .option("--log-level <level>", SERVE_HELP.logLevel)
     .option("--log-format <format>", `${SERVE_HELP.logFormat}; default json`)
     .option("--shutdown-grace-ms <ms>", SERVE_HELP.shutdownGraceMs)
+    .option("--node-id <id>", SERVE_HELP.nodeId)
+    .option("--lease-ms <ms>", SERVE_HELP.leaseMs)
+    .option("--poll-interval-ms <ms>", SERVE_HELP.pollIntervalMs)
     .action(async (opts, cmd) => {
       const ctx = makeContext(cmd);
       const config = await serverConfig(ctx, opts);
