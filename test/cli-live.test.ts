@@ -46,7 +46,7 @@ describe("following runs", () => {
   });
 
   it("redraws the table in place on a terminal, each drawing replacing the one before", async () => {
-    const session = await openLocalSession(join(dir, "live.db"), workflows, true);
+    const session = await openLocalSession({ kind: "sqlite", path: join(dir, "live.db") }, workflows, true);
     const { chunks, out } = terminal();
     try {
       const { runId } = await session.client.start("steps", { n: 3, ms: 60 });

@@ -1,40 +1,32 @@
 // The one place of the CLI that reads the environment.
+import { type DatabaseTarget, parseDatabaseUrlSafe } from "../server/database.js";
 import { UsageError } from "./errors.js";
 
 export const DEFAULT_DATABASE_PATH = "./dirigent.db";
 
 /**
- * The SQLite file to open: `--db` (a path or a `sqlite:` URL), else DIRIGENT_DATABASE_URL, else
- * ./dirigent.db. Relative paths are relative to the current directory.
+ * The database of local mode: `--db` (a path, a `sqlite:` URL or a `postgres://` URL), else
+ * DIRIGENT_DATABASE_URL, else the SQLite file ./dirigent.db. Relative paths are relative to the
+ * current directory.
  */
-export function resolveDatabasePath(
+export function resolveDatabase(
   option: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
-): string {
-  if (option !== undefined && option !== "") return databasePathFromUrl(option, "--db");
+): DatabaseTarget {
+  if (option !== undefined && option !== "") return databaseFromUrl(option, "--db");
   const url = env.DIRIGENT_DATABASE_URL;
-  if (url !== undefined && url !== "") return databasePathFromUrl(url, "DIRIGENT_DATABASE_URL");
-  return DEFAULT_DATABASE_PATH;
+  if (url !== undefined && url !== "") return databaseFromUrl(url, "DIRIGENT_DATABASE_URL");
+  return { kind: "sqlite", path: DEFAULT_DATABASE_PATH };
 }
 
-/** `sqlite:./x.db`, `sqlite:///abs/x.db` or a plain path → the file path. */
-export function databasePathFromUrl(value: string, where: string): string {
-  if (/^postgres(ql)?:\/\//i.test(value)) {
-    throw new UsageError(
-      `${where}: PostgreSQL databases are not supported by the local CLI yet; use a sqlite: URL`,
-    );
-  }
-  let path = value;
-  if (/^sqlite:/i.test(value)) {
-    path = value.slice("sqlite:".length);
-    if (path.startsWith("//")) path = path.slice(2);
-  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    throw new UsageError(
-      `${where}: "${value}" is not a database this CLI can open (expected sqlite:./file.db or a path)`,
-    );
-  }
-  if (path === "") throw new UsageError(`${where}: "${value}" names no database file`);
-  return path;
+/** `sqlite:./x.db`, `sqlite:///abs/x.db`, a plain path or `postgres://…` → the database it names. */
+export function databaseFromUrl(value: string, where: string): DatabaseTarget {
+  const target = parseDatabaseUrlSafe(value);
+  if (target) return target;
+  if (/^sqlite:(\/\/)?$/i.test(value)) throw new UsageError(`${where}: "${value}" names no database file`);
+  throw new UsageError(
+    `${where}: "${value}" is not a database this CLI can open (expected sqlite:./file.db, a path or postgres://…)`,
+  );
 }
 
 /**

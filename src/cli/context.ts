@@ -1,4 +1,5 @@
-import { resolveAddress, resolveDatabasePath } from "./config.js";
+import type { DatabaseTarget } from "../server/database.js";
+import { resolveAddress, resolveDatabase } from "./config.js";
 import { UsageError } from "./errors.js";
 import { loadWorkflowModule } from "./module-loader.js";
 import type { Output } from "./output.js";
@@ -52,9 +53,9 @@ export class CliContext {
     return this.address === undefined ? "local" : "remote";
   }
 
-  /** The SQLite file of local mode. */
-  get databasePath(): string {
-    return resolveDatabasePath(this.databaseOption, this.env);
+  /** The database of local mode: a SQLite file or a PostgreSQL URL. */
+  get database(): DatabaseTarget {
+    return resolveDatabase(this.databaseOption, this.env);
   }
 
   /**
@@ -73,7 +74,7 @@ export class CliContext {
     if (address !== undefined) {
       session = await openRemote(address, { ...options, onWarning });
     } else {
-      const databasePath = this.databasePath;
+      const database = this.database;
       let workflows: Awaited<ReturnType<typeof loadWorkflowModule>> | undefined;
       if (need !== "read") {
         if (!this.globals.module) {
@@ -84,7 +85,7 @@ export class CliContext {
         }
         workflows = await loadWorkflowModule(this.globals.module);
       }
-      session = await openLocalSession(databasePath, workflows, need === "execute", {
+      session = await openLocalSession(database, workflows, need === "execute", {
         ...options,
         onWarning,
       });

@@ -1,16 +1,17 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname } from "node:path";
 import type { DirigentClient } from "../client/client.js";
 import { LocalClient } from "../client/local-client.js";
 import { DirigentError, isDirigentError } from "../core/errors.js";
 import { createEngine, type Engine } from "../runtime/engine.js";
 import type { WorkflowDefinition } from "../runtime/workflow.js";
-import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { type DatabaseTarget, describeDatabase, openStore } from "../server/database.js";
+import type { Store } from "../store/store.js";
 import { type IdleOutcome, runUntilIdle } from "./idle.js";
 
 export interface LocalSessionOptions {
-  databasePath: string;
+  /** A SQLite file or a PostgreSQL database (its store is loaded only when named). */
+  database: DatabaseTarget;
   /** Given: the engine executes runs of these workflows. Absent: a client-only engine that never executes. */
   workflows?: WorkflowDefinition[];
   /**
@@ -24,7 +25,7 @@ export interface LocalSessionOptions {
   onWarning?: (message: string) => void;
 }
 
-/** A database opened by the CLI in this process: a client over an engine over a SQLite store. */
+/** A database opened by the CLI in this process: a client over an engine over its store. */
 export interface LocalSession {
   readonly client: DirigentClient;
   readonly engine: Engine;
@@ -40,27 +41,42 @@ export interface LocalSession {
 }
 
 /**
- * Open the local database. Sessions without workflows refuse a database file that does not exist (a
+ * Open the local database. Sessions without workflows refuse a SQLite file that does not exist (a
  * mistyped --db should not create an empty database); sessions with workflows create it and its folder.
+ * A PostgreSQL database is reached when the engine starts (migrating its schema): an unreachable or
+ * refusing server fails here with INVALID_ARGUMENT naming the database (without its password).
  */
 export async function openLocal(options: LocalSessionOptions): Promise<LocalSession> {
-  const { databasePath, workflows, onWarning } = options;
+  const { database, workflows, onWarning } = options;
   const executing = options.execute ?? workflows !== undefined;
-  if (workflows === undefined && databasePath !== ":memory:" && !existsSync(databasePath)) {
-    throw new DirigentError("INVALID_ARGUMENT", `database file "${databasePath}" does not exist`, {
-      databasePath,
+  const name = describeDatabase(database);
+  // A database that cannot be opened is a bad --db for the CLI: INVALID_ARGUMENT, as ever. The store's
+  // own INVALID_OPTIONS (a bad ?schema=, an unopenable file) is recoded; other Dirigent errors pass.
+  const cannotOpen = (error: unknown) => {
+    if (!isDirigentError(error)) {
+      return new DirigentError("INVALID_ARGUMENT", `cannot open database "${name}": ${messageOf(error)}`, {
+        database: name,
+      });
+    }
+    return error.code === "INVALID_OPTIONS"
+      ? new DirigentError("INVALID_ARGUMENT", error.message, error.details)
+      : error;
+  };
+  if (
+    database.kind === "sqlite" &&
+    workflows === undefined &&
+    database.path !== ":memory:" &&
+    !existsSync(database.path)
+  ) {
+    throw new DirigentError("INVALID_ARGUMENT", `database file "${database.path}" does not exist`, {
+      databasePath: database.path,
     });
   }
-  let store: SqliteStore;
+  let store: Store;
   try {
-    if (workflows !== undefined && databasePath !== ":memory:")
-      mkdirSync(dirname(databasePath), { recursive: true });
-    store = new SqliteStore({ path: databasePath });
+    store = await openStore(database);
   } catch (error) {
-    throw new DirigentError(
-      "INVALID_ARGUMENT",
-      `cannot open database "${databasePath}": ${(error as Error).message}`,
-    );
+    throw cannotOpen(error);
   }
   const engine = createEngine({
     store,
@@ -77,12 +93,8 @@ export async function openLocal(options: LocalSessionOptions): Promise<LocalSess
   } catch (error) {
     offError();
     await engine.stop().catch(() => {});
-    await store.close();
-    if (isDirigentError(error)) throw error;
-    throw new DirigentError(
-      "INVALID_ARGUMENT",
-      `cannot open database "${databasePath}": ${(error as Error).message}`,
-    );
+    await store.close().catch(() => {});
+    throw cannotOpen(error);
   }
 
   const interrupt = new AbortController();
@@ -118,4 +130,14 @@ export async function openLocal(options: LocalSessionOptions): Promise<LocalSess
       }
     },
   };
+}
+
+/** An error's message; a refused connection (Node's AggregateError, one error per address) has none. */
+function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    const first = error.errors[0] as Error & { code?: string };
+    return first.message || first.code || String(first);
+  }
+  const e = error as Error & { code?: string };
+  return e?.message || e?.code || String(error);
 }

@@ -29,7 +29,7 @@ export function createProgram(
   const program = new Command("dirigent")
     .description(
       "Dirigent: durable workflows. Remote mode (--address or $DIRIGENT_ADDRESS) talks to a server; " +
-        "local mode works directly on a SQLite database file.",
+        "local mode works directly on a database (a SQLite file or PostgreSQL).",
     )
     .option(
       "--address <url>",
@@ -37,8 +37,8 @@ export function createProgram(
     )
     .option(
       "--db <path>",
-      "local mode: database file or sqlite: URL (default: $DIRIGENT_DATABASE_URL, else ./dirigent.db); " +
-        "server: sqlite: or postgres:// URL",
+      "the database: a SQLite file, a sqlite: URL or a postgres:// URL (?schema=<name> picks the schema) " +
+        "(default: $DIRIGENT_DATABASE_URL, else ./dirigent.db)",
     )
     .option("--database-url <url>", "the same as --db")
     .option(

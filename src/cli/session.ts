@@ -5,6 +5,7 @@ import type { DirigentClient } from "../client/client.js";
 import { DirigentError } from "../core/errors.js";
 import { isTerminalStatus, type RunRecord } from "../core/types.js";
 import type { WorkflowDefinition } from "../runtime/workflow.js";
+import type { DatabaseTarget } from "../server/database.js";
 import { type IdleOutcome, runUntilIdle } from "./idle.js";
 
 export type SessionMode = "local" | "remote";
@@ -67,9 +68,9 @@ export async function openRemote(address: string, options: SessionOptions = {}):
   };
 }
 
-/** A session on a database file, executing `workflows` when `execute` is true. */
+/** A session on a local database (SQLite or PostgreSQL), executing `workflows` when `execute` is true. */
 export async function openLocalSession(
-  databasePath: string,
+  database: DatabaseTarget,
   workflows: WorkflowDefinition[] | undefined,
   execute: boolean,
   options: SessionOptions = {},
@@ -77,7 +78,7 @@ export async function openLocalSession(
   // Loaded on demand: remote commands never load SQLite or the engine.
   const { openLocal } = await import("./local.js");
   const local = await openLocal({
-    databasePath,
+    database,
     workflows,
     execute,
     interruptible: options.interruptible,

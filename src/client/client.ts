@@ -43,6 +43,13 @@ export interface WorkflowInfo {
   latest: string;
 }
 
+export interface ResultOptions {
+  /** How long to wait for the run to end (default 60 s). */
+  timeoutMs?: number;
+  /** Stop waiting when this aborts. */
+  signal?: AbortSignal;
+}
+
 /**
  * The one programmatic API over Dirigent, the same whether it talks to an engine in this process
  * (LocalClient) or to a server over HTTP: the CLI and the server's handlers are written against it.
@@ -53,8 +60,12 @@ export interface DirigentClient {
   describe(runId: string): Promise<RunRecord>;
   list(filter?: RunFilter): Promise<RunPage>;
   history(runId: string): Promise<RunHistory>;
-  /** Wait until the run is final and return it (whatever its status); RESULT_TIMEOUT past `timeoutMs`. */
-  result(runId: string, options?: { timeoutMs?: number }): Promise<RunRecord>;
+  /**
+   * Wait until the run is final and return it (whatever its status); RESULT_TIMEOUT past `timeoutMs`.
+   * Aborting `signal` ends the wait at once, rejecting with the signal's reason (an AbortError unless
+   * another was given), and releases what it held (the server's long-poll, the engine's waiter).
+   */
+  result(runId: string, options?: ResultOptions): Promise<RunRecord>;
   signal(runId: string, name: string, payload?: unknown): Promise<{ signalId: number }>;
   /** Cooperative: the run stops at its next durable point and compensates, then ends cancelled. */
   cancel(runId: string): Promise<void>;

@@ -13,6 +13,7 @@ import {
 import type { DefinitionGraph } from "../dsl/graph.js";
 import type {
   DirigentClient,
+  ResultOptions,
   RunHistory,
   RunStatsQuery,
   ScheduleSpec,
@@ -101,8 +102,14 @@ export class HttpClient implements DirigentClient {
     return this.call("GET", `/runs/${enc(runId)}/history`);
   }
 
-  /** Long-poll the server until the run is final; RESULT_TIMEOUT past `timeoutMs` (default 60 s). */
-  async result(runId: string, options: { timeoutMs?: number } = {}): Promise<RunRecord> {
+  /**
+   * Long-poll the server until the run is final; RESULT_TIMEOUT past `timeoutMs` (default 60 s).
+   * Aborting `signal` rejects with its reason at once and closes the poll's connection, which ends the
+   * server's wait too.
+   */
+  async result(runId: string, options: ResultOptions = {}): Promise<RunRecord> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const timeoutMs = options.timeoutMs ?? DEFAULT_RESULT_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -110,6 +117,7 @@ export class HttpClient implements DirigentClient {
       const polledAt = Date.now();
       const run: RunRecord = await this.call("GET", `/runs/${enc(runId)}/result?timeoutMs=${waitMs}`, {
         timeoutMs: waitMs + this.timeoutMs,
+        signal,
       });
       if (isTerminalStatus(run.status)) return run;
       if (Date.now() >= deadline) {
@@ -118,9 +126,7 @@ export class HttpClient implements DirigentClient {
       // A server that answered before the wait was up (it is draining for shutdown) is not asked again
       // at once: back off a little instead of spinning.
       if (Date.now() - polledAt < waitMs) {
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(EARLY_ANSWER_BACKOFF_MS, deadline - Date.now())),
-        );
+        await sleep(Math.min(EARLY_ANSWER_BACKOFF_MS, deadline - Date.now()), signal);
       }
     }
   }
@@ -226,7 +232,7 @@ export class HttpClient implements DirigentClient {
   private async call<T>(
     method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
-    options: { body?: unknown; timeoutMs?: number } = {},
+    options: { body?: unknown; timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<T> {
     const url = `${this.address}/api/v1${path}`;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
@@ -242,11 +248,14 @@ export class HttpClient implements DirigentClient {
         body: hasBody ? JSON.stringify(options.body) : undefined,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
+        signal: options.signal,
       });
       status = response.statusCode;
       contentType = String(response.headers["content-type"] ?? "");
       text = await response.body.text();
     } catch (error) {
+      // The caller gave up: its reason, not a network failure.
+      if (options.signal?.aborted) throw options.signal.reason;
       throw new DirigentError(
         "SERVER_UNAVAILABLE",
         `cannot reach the Dirigent server at ${this.address}: ${describeNetworkError(error)}`,
@@ -275,6 +284,25 @@ export class HttpClient implements DirigentClient {
       { status },
     );
   }
+}
+
+/** Wait `ms`, or reject with `signal`'s reason as soon as it aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 function enc(segment: string): string {

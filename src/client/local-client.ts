@@ -14,6 +14,7 @@ import { type DslEngineOptions, deployDefinition, getDefinition, listDefinitions
 import type { Engine } from "../runtime/engine.js";
 import type {
   DirigentClient,
+  ResultOptions,
   RunStatsQuery,
   ScheduleSpec,
   StartOptions,
@@ -80,8 +81,8 @@ export class LocalClient implements DirigentClient {
     return { run, journal, attempts, signals, events: buildHistory(run, journal, attempts, signals) };
   }
 
-  result(runId: string, options: { timeoutMs?: number } = {}): Promise<RunRecord> {
-    return this.engine.waitForFinish(runId, options.timeoutMs);
+  result(runId: string, options: ResultOptions = {}): Promise<RunRecord> {
+    return this.engine.waitForFinish(runId, options.timeoutMs, options.signal);
   }
 
   signal(runId: string, name: string, payload?: unknown): Promise<{ signalId: number }> {

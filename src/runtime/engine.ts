@@ -313,9 +313,12 @@ export class Engine implements ExecutionHost {
     this.kick();
   }
 
-  /** Resolve when the run reaches a final status (or reject with RESULT_TIMEOUT after `timeoutMs`). */
-  waitForFinish(runId: string, timeoutMs = 60_000): Promise<RunRecord> {
-    return this.finishWaiters.wait(runId, timeoutMs);
+  /**
+   * Resolve when the run reaches a final status (or reject with RESULT_TIMEOUT after `timeoutMs`, or with
+   * `signal`'s reason once it is aborted).
+   */
+  waitForFinish(runId: string, timeoutMs = 60_000, signal?: AbortSignal): Promise<RunRecord> {
+    return this.finishWaiters.wait(runId, timeoutMs, signal);
   }
 
   private assertUsable(): void {
@@ -584,6 +587,8 @@ export class Engine implements ExecutionHost {
       /** Runs claimed or started whose execution has not begun yet (journal loading, start committing). */
       pending: this.pending,
       cached: this.cache.size,
+      /** Callers awaiting a run's end (waitForFinish, result long-polls). */
+      resultWaiters: this.finishWaiters.size,
       batches: this.batcher.stats.batches,
       writes: this.batcher.stats.ops,
     };

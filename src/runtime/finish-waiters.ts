@@ -24,16 +24,28 @@ export class FinishWaiters {
     if (set) for (const fn of [...set]) fn("finished");
   }
 
+  /** How many callers are waiting now (all runs). */
+  get size(): number {
+    let n = 0;
+    for (const set of this.waiters.values()) n += set.size;
+    return n;
+  }
+
   /** The engine stopped: every waiter fails with ENGINE_STOPPED. */
   stopAll(): void {
     for (const set of [...this.waiters.values()]) for (const fn of [...set]) fn("stopped");
   }
 
-  /** Resolve with the run once it is final; RUN_NOT_FOUND, RESULT_TIMEOUT or ENGINE_STOPPED otherwise. */
-  async wait(runId: string, timeoutMs: number): Promise<RunRecord> {
+  /**
+   * Resolve with the run once it is final; RUN_NOT_FOUND, RESULT_TIMEOUT or ENGINE_STOPPED otherwise.
+   * Aborting `signal` rejects with its reason and drops the wait at once (a caller that went away).
+   */
+  async wait(runId: string, timeoutMs: number, signal?: AbortSignal): Promise<RunRecord> {
+    signal?.throwIfAborted();
     const run = await this.store.getRun(runId);
     if (!run) throw new DirigentError("RUN_NOT_FOUND", `run "${runId}" not found`, { runId });
     if (isTerminalStatus(run.status)) return run;
+    signal?.throwIfAborted();
     return new Promise<RunRecord>((resolve, reject) => {
       let set = this.waiters.get(runId);
       if (!set) this.waiters.set(runId, (set = new Set()));
@@ -50,8 +62,10 @@ export class FinishWaiters {
         this.clock.clearTimeout(timeout);
         if (poll) this.clock.clearTimeout(poll);
         clearInterval(keepAlive);
+        signal?.removeEventListener("abort", onAbort);
         fn();
       };
+      const onAbort = () => finish(() => reject(signal?.reason));
       const onEvent: Waiter = (event) => {
         if (event === "stopped") {
           finish(() =>
@@ -65,6 +79,7 @@ export class FinishWaiters {
         );
       };
       waiters.add(onEvent);
+      signal?.addEventListener("abort", onAbort, { once: true });
       const timeout = this.clock.setTimeout(
         () =>
           finish(() =>

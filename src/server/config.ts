@@ -5,6 +5,9 @@ import { DirigentError } from "../core/errors.js";
 import { type AlertsConfig, checkAlertsConfig } from "../observability/alerts/rules.js";
 import { DEFAULT_MAX_BODY_BYTES } from "./app.js";
 import { type ConfigFile, readConfigFile } from "./config-file.js";
+import { parseDatabaseUrlSafe } from "./database.js";
+
+export { type DatabaseTarget, parseDatabaseUrl } from "./database.js";
 
 export const LOG_LEVELS = ["silent", "fatal", "error", "warn", "info", "debug", "trace"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -218,29 +221,4 @@ function checkKeys(
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
-}
-
-export type DatabaseTarget = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
-
-/** `sqlite:./x.db`, `sqlite:///abs/x.db`, `sqlite::memory:`, a plain path, or `postgres(ql)://…`. */
-export function parseDatabaseUrl(url: string): DatabaseTarget {
-  const target = parseDatabaseUrlSafe(url);
-  if (!target) {
-    throw new DirigentError(
-      "INVALID_OPTIONS",
-      `database URL "${url}" is not one Dirigent can open (expected sqlite:./file.db or postgres://…)`,
-    );
-  }
-  return target;
-}
-
-function parseDatabaseUrlSafe(url: string): DatabaseTarget | undefined {
-  if (/^postgres(ql)?:\/\/./i.test(url)) return { kind: "postgres", url };
-  if (/^sqlite:/i.test(url)) {
-    let path = url.slice("sqlite:".length);
-    if (path.startsWith("//")) path = path.slice(2);
-    return path === "" ? undefined : { kind: "sqlite", path };
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || url === "") return undefined;
-  return { kind: "sqlite", path: url };
 }

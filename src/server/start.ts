@@ -1,10 +1,7 @@
-import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { dirname } from "node:path";
 import closeWithGrace from "close-with-grace";
 import type { FastifyInstance } from "fastify";
 import { LocalClient } from "../client/local-client.js";
-import { DirigentError, isDirigentError } from "../core/errors.js";
 import { loadDefinitions } from "../dsl/registry.js";
 import { combineSecrets, secretsFromEnv, secretsFromFile } from "../dsl/secrets.js";
 import { createLogger, type Logger } from "../observability/logs.js";
@@ -14,10 +11,12 @@ import { tracingOptionsFromEnv } from "../observability/tracing-env.js";
 import { createEngine, type Engine } from "../runtime/engine.js";
 import type { EngineOptions } from "../runtime/options.js";
 import type { WorkflowDefinition } from "../runtime/workflow.js";
-import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import type { Store } from "../store/store.js";
 import { buildServer, startDraining } from "./app.js";
-import { type ConfigInput, parseDatabaseUrl, type ServerConfig, validateServerConfig } from "./config.js";
+import { type ConfigInput, type ServerConfig, validateServerConfig } from "./config.js";
+import { openStore } from "./database.js";
+
+export { openStore };
 
 export interface StartServerOptions extends Partial<ServerConfig> {
   /** Where log lines go and what is logged; their level and format are `logLevel` and `logFormat`. */
@@ -192,37 +191,4 @@ function serverLogger(config: ServerConfig, logging: StartServerOptions["logging
     colorize: logging.colorize,
     destination: logging.destination,
   });
-}
-
-/**
- * Open the store a database URL names. PostgreSQL support is loaded on demand, so a SQLite-only
- * install never loads `pg`.
- */
-export async function openStore(databaseUrl: string): Promise<Store> {
-  const target = parseDatabaseUrl(databaseUrl);
-  if (target.kind === "sqlite") {
-    try {
-      if (target.path !== ":memory:") mkdirSync(dirname(target.path), { recursive: true });
-      return new SqliteStore({ path: target.path });
-    } catch (error) {
-      throw new DirigentError(
-        "INVALID_OPTIONS",
-        `cannot open SQLite database "${target.path}": ${(error as Error).message}`,
-      );
-    }
-  }
-  let mod: { PostgresStore?: new (options: { connectionString: string }) => Store };
-  try {
-    mod = await import(new URL("../store/postgres/postgres-store.js", import.meta.url).href);
-  } catch (error) {
-    if (isDirigentError(error)) throw error;
-    throw new DirigentError(
-      "INVALID_OPTIONS",
-      `PostgreSQL is not available in this build: ${(error as Error).message}`,
-    );
-  }
-  if (typeof mod.PostgresStore !== "function") {
-    throw new DirigentError("INVALID_OPTIONS", "PostgreSQL is not available in this build: no PostgresStore");
-  }
-  return new mod.PostgresStore({ connectionString: target.url });
 }

@@ -276,6 +276,46 @@ describe("runs", () => {
     assert.deepEqual((await waiting).output, { signal: 5 });
   });
 
+  test("result stops at once when its signal aborts, and the server drops the abandoned long-poll", async () => {
+    const { runId } = await f.http.start("waiter");
+    await eventually(async () => (await f.http.describe(runId)).status === "waiting", "run to wait");
+    const waiters = () => f.server.engine.stats().resultWaiters;
+    assert.equal(waiters(), 0);
+
+    // HttpClient: the poll is aborted mid-wait; the server's waiter goes with the connection.
+    const controller = new AbortController();
+    const polling = f.http.result(runId, { timeoutMs: 30_000, signal: controller.signal });
+    await eventually(() => waiters() === 1, "the server to hold the long-poll");
+    const abortedAt = Date.now();
+    controller.abort();
+    await assert.rejects(polling, { name: "AbortError" });
+    assert.ok(Date.now() - abortedAt < 1_000, "the client stopped waiting at once");
+    await eventually(() => waiters() === 0, "the server to drop the abandoned long-poll", 2_000);
+
+    // The caller's own reason comes back; an already aborted signal sends no request.
+    const mine = new AbortController();
+    const withReason = f.http.result(runId, { timeoutMs: 30_000, signal: mine.signal });
+    await eventually(() => waiters() === 1, "the second long-poll");
+    mine.abort(new Error("caller gave up"));
+    await assert.rejects(withReason, /caller gave up/);
+    await eventually(() => waiters() === 0, "the server to drop the second long-poll", 2_000);
+    await assert.rejects(f.http.result(runId, { signal: AbortSignal.abort() }), { name: "AbortError" });
+
+    // LocalClient (the server's own) behaves the same.
+    const local = new AbortController();
+    const localWait = f.server.client.result(runId, { timeoutMs: 30_000, signal: local.signal });
+    await eventually(() => waiters() === 1, "the local waiter");
+    local.abort();
+    await assert.rejects(localWait, { name: "AbortError" });
+    assert.equal(waiters(), 0);
+
+    // Unaborted waits are unaffected.
+    const waiting = f.http.result(runId, { timeoutMs: 10_000, signal: new AbortController().signal });
+    await f.http.signal(runId, "go", 7);
+    assert.deepEqual((await waiting).output, { signal: 7 });
+    await eventually(() => waiters() === 0, "no waiters left");
+  });
+
   test("signal: HttpClient and raw; unknown runs 404, finished runs 409", async () => {
     const { runId } = await f.http.start("waiter", 1);
     const { signalId } = await f.http.signal(runId, "go", "payload");

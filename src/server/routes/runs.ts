@@ -1,5 +1,5 @@
 import { isDirigentError } from "../../core/errors.js";
-import { isTerminalStatus, type RunRecord } from "../../core/types.js";
+import type { RunRecord } from "../../core/types.js";
 import {
   DEFAULT_RESULT_WAIT_MS,
   EmptyBody,
@@ -95,10 +95,20 @@ export function registerRunRoutes(app: ZodApp, state: ServerState): void {
         response: { 200: RunRecordSchema, ...errorResponses(404) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const runId = request.params.id;
       const waitMs = Math.min(request.query.timeoutMs ?? DEFAULT_RESULT_WAIT_MS, MAX_RESULT_WAIT_MS);
-      return waitForResult(state, runId, waitMs);
+      // A client that hung up (an aborted HttpClient.result) is waited for no longer.
+      const abandoned = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) abandoned.abort();
+      };
+      reply.raw.once("close", onClose);
+      try {
+        return await waitForResult(state, runId, waitMs, abandoned.signal);
+      } finally {
+        reply.raw.off("close", onClose);
+      }
     },
   );
 
@@ -177,26 +187,25 @@ export function registerRunRoutes(app: ZodApp, state: ServerState): void {
 /**
  * Wait up to `waitMs` for the run to finish; on timeout, or when the server starts draining, answer
  * with the run as it stands (the caller polls again). Unknown runs fail with RUN_NOT_FOUND at once.
+ * When `abandoned` aborts (the client went away) the wait is dropped at once.
  */
-async function waitForResult(state: ServerState, runId: string, waitMs: number): Promise<RunRecord> {
+async function waitForResult(
+  state: ServerState,
+  runId: string,
+  waitMs: number,
+  abandoned: AbortSignal,
+): Promise<RunRecord> {
   const { client, drain } = state;
   if (state.draining) return client.describe(runId);
-  let onDrain: (() => void) | undefined;
-  const drained = new Promise<undefined>((resolve) => {
-    onDrain = () => resolve(undefined);
-    drain.signal.addEventListener("abort", onDrain, { once: true });
-  });
   try {
-    const finished = await Promise.race([
-      client.result(runId, { timeoutMs: waitMs }).catch((error: unknown) => {
-        if (isDirigentError(error) && error.code === "RESULT_TIMEOUT") return undefined;
-        throw error;
-      }),
-      drained,
-    ]);
-    if (finished && isTerminalStatus(finished.status)) return finished;
-    return await client.describe(runId);
-  } finally {
-    drain.signal.removeEventListener("abort", onDrain!);
+    return await client.result(runId, {
+      timeoutMs: waitMs,
+      signal: AbortSignal.any([drain.signal, abandoned]),
+    });
+  } catch (error) {
+    const waitEnded = isDirigentError(error) && error.code === "RESULT_TIMEOUT";
+    if (!waitEnded && !drain.signal.aborted && !abandoned.aborted) throw error;
+    // Nobody reads the answer of an abandoned wait: fastify drops it, the describe is one cheap read.
+    return client.describe(runId);
   }
 }
