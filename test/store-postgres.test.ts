@@ -1,6 +1,7 @@
 // The store contract on PostgreSQL (a schema per test), and what only the PostgreSQL store does:
 // LISTEN/NOTIFY wake-ups, concurrent claimers on separate pools, concurrent migrations, retried batches.
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { afterEach, describe, it } from "node:test";
 import pg from "pg";
 import { isDirigentError } from "../src/core/errors.js";
@@ -55,6 +56,7 @@ await whenPostgres("PostgreSQL store", () => {
         { connectionString: PG_URL, schema: "Bad-Name" },
         { connectionString: PG_URL, schema: "x; DROP TABLE runs" },
         { connectionString: PG_URL, poolSize: 0 },
+        { connectionString: PG_URL, connectTimeoutMs: 0 },
         { connectionString: "" },
         { connectionString: PG_URL, pool: 3 },
       ]) {
@@ -63,6 +65,31 @@ await whenPostgres("PostgreSQL store", () => {
           (e: unknown) => isDirigentError(e) && e.code === "INVALID_OPTIONS",
           JSON.stringify(options),
         );
+      }
+    });
+
+    it("gives up opening a connection after connectTimeoutMs when the server accepts but never answers", async () => {
+      // A TCP server that accepts connections and says nothing: a hung server or a half-open path.
+      const sockets: import("node:net").Socket[] = [];
+      const silent = createServer((socket) => {
+        sockets.push(socket);
+      });
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+      const port = (silent.address() as import("node:net").AddressInfo).port;
+      const store = new PostgresStore({
+        connectionString: `postgres://postgres@127.0.0.1:${port}/test`,
+        schema: uniqueSchema(),
+        connectTimeoutMs: 300,
+      });
+      const started = Date.now();
+      try {
+        await assert.rejects(store.migrate(), /timeout/i);
+        const took = Date.now() - started;
+        assert.ok(took < 5_000, `failed after ${took} ms, expected about 300`);
+      } finally {
+        await store.close().catch(() => {});
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
       }
     });
 

@@ -21,6 +21,12 @@ export interface PostgresStoreOptions {
   /** Connections in the pool (default 10), plus one for LISTEN while someone subscribes to wake-ups. */
   poolSize?: number;
   /**
+   * How long opening a connection may take before it fails (default 10,000 ms). Without a limit, a
+   * server that accepts TCP but never answers (or a host that drops packets) holds the caller for as
+   * long as the operating system's TCP timeout.
+   */
+  connectTimeoutMs?: number;
+  /**
    * Named fault points at the commit boundary of every transaction, for crash tests only: the hook may
    * throw, or kill the backend `pid`, to simulate a connection lost before or after COMMIT.
    */
@@ -34,6 +40,7 @@ export const optionsSchema = z
     connectionString: z.string().min(1),
     schema: z.string().regex(SCHEMA_NAME, "must be lower-case letters, digits and underscores").optional(),
     poolSize: z.number().int().min(1).max(1_000).optional(),
+    connectTimeoutMs: z.number().int().min(1).max(600_000).optional(),
     faultPoint: z.custom<FaultHook>((v) => typeof v === "function").optional(),
   })
   .strict();

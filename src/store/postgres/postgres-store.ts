@@ -118,6 +118,11 @@ export class PostgresStore implements Store {
       // The schema is set once per connection, at connection start-up: no statement per query.
       options: this.options.schema ? `-c search_path=${this.options.schema}` : undefined,
       types,
+      connectionTimeoutMillis: this.options.connectTimeoutMs ?? 10_000,
+      // TCP keepalive on every connection, so one whose peer vanished (a partition, a dead host) is
+      // found out and fails rather than holding its query, or its place in the pool, for good.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     };
     // Named after the schema, so an operator can tell installations apart in pg_stat_activity.
     const suffix = this.options.schema ? `:${this.options.schema}` : "";
@@ -142,8 +147,6 @@ export class PostgresStore implements Store {
       {
         ...base,
         application_name: `dirigent-listener${suffix}`,
-        keepAlive: true,
-        keepAliveInitialDelayMillis: 10_000,
       },
       () => this.schema(),
     );
