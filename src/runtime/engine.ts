@@ -281,7 +281,8 @@ export class Engine implements ExecutionHost {
     const exec = this.active.get(runId) ?? this.cache.get(runId);
     exec?.lose("terminated");
     this.finishWaiters.finished(runId);
-    this.events.emit("run:finished", { runId, workflow: exec?.def.name ?? "", status: "terminated" });
+    const workflow = exec?.def.name ?? "";
+    this.events.emit("run:finished", { runId, workflow, status: "terminated", durationMs: exec?.ageMs });
     this.kick(); // a parent waiting on this run was woken
   }
 
@@ -375,6 +376,7 @@ export class Engine implements ExecutionHost {
     claimedAt?: number,
   ): void {
     const exec = new RunExecution(this, runId, def, 1, deadlineAt, []);
+    exec.createdAt = this.clock.now();
     if (claimedAt !== undefined) exec.leaseFrom = claimedAt;
     exec.parentRunId = parentRunId;
     exec.lastUsedAt = this.clock.now();
@@ -401,7 +403,8 @@ export class Engine implements ExecutionHost {
   onFinished(exec: RunExecution, status: RunStatus, error?: ErrorInfo): void {
     this.forget(exec);
     this.finishWaiters.finished(exec.runId);
-    this.events.emit("run:finished", { runId: exec.runId, workflow: exec.def.name, status, error });
+    const { runId, def, ageMs } = exec;
+    this.events.emit("run:finished", { runId, workflow: def.name, status, error, durationMs: ageMs });
     // A claim pass costs a write transaction; look only when there may be something to claim: runs
     // left unclaimed for lack of capacity, or a parent this run's end just woke.
     if (this.backlog || exec.parentRunId) this.kick();
@@ -530,6 +533,7 @@ export class Engine implements ExecutionHost {
       this.pending--;
     }
     const exec = new RunExecution(this, runId, def, row.fence, row.deadlineAt, journal);
+    exec.createdAt = row.createdAt;
     exec.cancelPending = row.cancelRequested;
     exec.parentRunId = row.parentRunId;
     exec.leaseFrom = claimedAt;

@@ -30,6 +30,10 @@ export interface EngineEventMap {
     workflow: string;
     status: RunStatus;
     error?: ErrorInfo;
+    /**
+     * From the run's creation to now, by the engine's clock: known whenever this node executed the run
+     * (created it, or claimed it and read its record); absent for a run terminated while not held here.
+     */
     durationMs?: number;
   };
   "step:started": { runId: string; seq: number; name: string; attempt: number };

@@ -73,6 +73,9 @@ export class RunExecution {
   private inflightWaiters: (() => void)[] = [];
   private ending = false;
 
+  /** When the run was created (engine clock), for the duration its run:finished event reports. */
+  createdAt: number | undefined;
+
   constructor(
     readonly host: ExecutionHost,
     readonly runId: string,
@@ -90,6 +93,11 @@ export class RunExecution {
 
   get now(): number {
     return this.host.clock.now();
+  }
+
+  /** Time since the run was created, by the engine's clock (undefined if its creation is unknown). */
+  get ageMs(): number | undefined {
+    return this.createdAt === undefined ? undefined : this.now - this.createdAt;
   }
 
   /** Start (or replay from the start) the workflow function. */

@@ -116,6 +116,7 @@ describe("logs", () => {
     const run = records.find((r) => r.msg === "run failed");
     assert.equal(run.workflow, "l-pay");
     assert.equal(run.status, "failed");
+    assert.equal(run.durationMs, 10, "creation to failure on the test clock: the 10 ms backoff");
     const text = out.lines.join("\n");
     for (const secret of ["hunter2", "sk_live", "t0k", "123", "NL00BANK0123"])
       assert.ok(!text.includes(secret), secret);
