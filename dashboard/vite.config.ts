@@ -16,7 +16,28 @@ export default defineConfig({
     outDir: "dist",
     emptyOutDir: true,
     sourcemap: true,
-    chunkSizeWarningLimit: 1_000,
+    // Vite's default (500 kB): every chunk is well below it since the pages were split.
+    chunkSizeWarningLimit: 500,
+    rolldownOptions: {
+      output: {
+        // The pages other than the runs list are loaded on demand (React.lazy in App.tsx); these groups
+        // name the big libraries' chunks and keep them apart from the pages that use them, so a change
+        // to the dashboard's own code leaves them cached. test/dashboard/bundle.test.ts checks the split.
+        codeSplitting: {
+          groups: [
+            // React, its DOM renderer and the query cache: needed by every page.
+            { name: "react", test: /[\\/]node_modules[\\/](react|react-dom|scheduler|@tanstack)[\\/]/ },
+            // React Flow and dagre: the run and workflow graphs only.
+            {
+              name: "graph",
+              test: /[\\/]node_modules[\\/](@xyflow|@dagrejs|d3-[^\\/]+|zustand|classcat)[\\/]/,
+            },
+            // uPlot: the overview's charts only.
+            { name: "charts", test: /[\\/]node_modules[\\/]uplot[\\/]/ },
+          ],
+        },
+      },
+    },
   },
   server: {
     proxy: {

@@ -1,15 +1,28 @@
 // The shell: a navigation sidebar, the live-feed indicator, and the page the path names.
-import { useEffect } from "react";
+import { lazy, useEffect } from "react";
 import { useLive } from "./api/live.js";
 import { useAlerts } from "./api/queries.js";
-import { AlertsPage } from "./pages/AlertsPage.js";
-import { OverviewPage } from "./pages/OverviewPage.js";
-import { QueuesPage } from "./pages/QueuesPage.js";
-import { RunPage } from "./pages/RunPage.js";
+import { PageLoader } from "./components/PageLoader.js";
 import { RunsPage } from "./pages/RunsPage.js";
-import { SchedulesPage } from "./pages/SchedulesPage.js";
-import { WorkflowPage, WorkflowsPage } from "./pages/WorkflowsPage.js";
 import { Link, match, useLocation } from "./router.js";
+
+// The runs list is in the entry chunk: it is the page people land on and come back to, and its run
+// table is shared by most other pages. Every other page is a chunk of its own, fetched on first visit,
+// so the graph library (run and workflow pages) and the chart library (overview) load only there.
+// test/dashboard/bundle.test.ts checks that the first load stays that small.
+const AlertsPage = lazy(() => import("./pages/AlertsPage.js").then((m) => ({ default: m.AlertsPage })));
+const OverviewPage = lazy(() => import("./pages/OverviewPage.js").then((m) => ({ default: m.OverviewPage })));
+const QueuesPage = lazy(() => import("./pages/QueuesPage.js").then((m) => ({ default: m.QueuesPage })));
+const RunPage = lazy(() => import("./pages/RunPage.js").then((m) => ({ default: m.RunPage })));
+const SchedulesPage = lazy(() =>
+  import("./pages/SchedulesPage.js").then((m) => ({ default: m.SchedulesPage })),
+);
+const WorkflowPage = lazy(() =>
+  import("./pages/WorkflowsPage.js").then((m) => ({ default: m.WorkflowPage })),
+);
+const WorkflowsPage = lazy(() =>
+  import("./pages/WorkflowsPage.js").then((m) => ({ default: m.WorkflowsPage })),
+);
 
 const NAV = [
   { to: "/", label: "Overview", title: "Overview" },
@@ -105,7 +118,8 @@ export function App() {
         </div>
       </aside>
       <main id="main" tabIndex={-1}>
-        {page}
+        {/* Keyed by path so that a page which failed to load does not keep its error on the next one. */}
+        <PageLoader key={path}>{page}</PageLoader>
       </main>
     </div>
   );

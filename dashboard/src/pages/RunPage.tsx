@@ -10,6 +10,7 @@ import { EventTable } from "../components/EventTable.js";
 import { RunGraph } from "../components/RunGraph.js";
 import { Timeline } from "../components/Timeline.js";
 import { formatAgo, formatDuration, formatRelative, formatTime } from "../lib/format.js";
+import { parseJsonInput } from "../lib/json-input.js";
 import { asRanGraph, definitionRunGraph } from "../lib/run-graph.js";
 import { buildTimeline } from "../lib/timeline.js";
 import { Link, navigate, runPath, workflowPath } from "../router.js";
@@ -334,16 +335,6 @@ function RunActions({
       />
     </div>
   );
-}
-
-/** Parse JSON typed by a person; empty text means no payload. */
-export function parseJsonInput(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
-  if (text.trim() === "") return { ok: true, value: undefined };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (error) {
-    return { ok: false, error: (error as Error).message };
-  }
 }
 
 function SignalDialog({

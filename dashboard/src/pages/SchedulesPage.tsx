@@ -6,8 +6,8 @@ import { useSchedules, useWorkflows } from "../api/queries.js";
 import type { ScheduleRecord } from "../api/types.js";
 import { Dialog, Loading, Notice, QueryError, StatusBadge, useNow } from "../components/common.js";
 import { formatRelative, formatTime } from "../lib/format.js";
+import { parseJsonInput } from "../lib/json-input.js";
 import { Link, runPath } from "../router.js";
-import { parseJsonInput } from "./RunPage.js";
 
 export function SchedulesPage() {
   const schedules = useSchedules();

@@ -6,9 +6,9 @@ import { ApiError, api } from "../api/client.js";
 import { useDefinition, useRuns, useWorkflowGraph, useWorkflows } from "../api/queries.js";
 import { CopyButton, Loading, Notice, QueryError } from "../components/common.js";
 import { RunGraph } from "../components/RunGraph.js";
+import { parseJsonInput } from "../lib/json-input.js";
 import { definitionOnlyGraph } from "../lib/run-graph.js";
 import { Link, navigate, runPath, workflowPath } from "../router.js";
-import { parseJsonInput } from "./RunPage.js";
 import { RunTable } from "./RunsPage.js";
 
 export function WorkflowsPage() {
