@@ -181,7 +181,7 @@ describe("dirigent server and dev (child processes)", () => {
       assert.match(placed.stdout, /step:completed\s+#0 charge/);
       assert.match(placed.stdout, /^status\s+completed$/m);
       // ... and the server's log tells the same story in readable lines (pino-pretty), not JSON.
-      const [, runId] = await dev.waitFor(/ INFO: place-order (\S+) run completed\n/);
+      const [, runId] = await dev.waitFor(/ INFO: place-order (\S+) run completed \(\d+ ms\)\n/);
       assert.match(dev.stdout, new RegExp(`INFO: place-order ${runId} run created\n`));
       assert.match(placed.stdout, new RegExp(runId));
       const logLines = dev.stdout.split("\n").filter((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\]/.test(l));
