@@ -2,7 +2,6 @@
 // OpenTelemetry spans (the usual case), or the engine's own thread when the exporter is an object that
 // cannot cross threads (a SpanExporter a program passes in).
 import { Worker } from "node:worker_threads";
-import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { pushRecord, RECORD_WIDTH, type SpanRecord } from "./span-records.js";
 import { type ExportConfig, type ExportCounts, SpanWriter } from "./span-writer.js";
 
@@ -48,11 +47,9 @@ const MAX_BATCH = 256;
 
 export function createSpanSink(config: ExportConfig, onError: (error: Error) => void): SpanSink {
   const exporter = config.exporter;
+  // An exporter object cannot be sent to another thread; a URL or "console" can.
   if (typeof exporter === "object" && !("url" in exporter)) return new InThreadSink(config);
-  return new WorkerSink(
-    config as ExportConfig & { exporter: Exclude<ExportConfig["exporter"], SpanExporter> },
-    onError,
-  );
+  return new WorkerSink(config, onError);
 }
 
 /** Builds and exports spans in the calling thread. */

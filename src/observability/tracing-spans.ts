@@ -110,7 +110,7 @@ export class RunSpans {
           this.endAttempt(s, open, SPAN_STATUS.unset, { endedBy: "lease-lost" });
         this.endClaim(s, SPAN_STATUS.unset, "lease-lost");
       }),
-      engine.events.on("run:finished", (e) => this.finished(engine, e.runId, e.workflow, e.status, e.error)),
+      engine.events.on("run:finished", (e) => this.finished(engine, e)),
       engine.events.on("step:started", ({ runId, seq, name, attempt }) => {
         const s = this.state(runId);
         if (!s.sampled) return;
@@ -291,24 +291,19 @@ export class RunSpans {
     });
   }
 
-  private finished(
-    engine: Engine,
-    runId: string,
-    workflow: string,
-    status: RunStatus,
-    error?: ErrorInfo,
-  ): void {
-    const s = this.state(runId, workflow);
+  private finished(engine: Engine, e: EngineEventMap["run:finished"]): void {
+    const { runId, status, error, durationMs } = e;
+    const s = this.state(runId, e.workflow);
     this.runs.delete(runId);
     if (!s.sampled) return;
     const failed = status === "failed" && error !== undefined;
     this.endClaim(s, failed ? SPAN_STATUS.error : SPAN_STATUS.unset, undefined, failed ? error : undefined);
     const endTime = Date.now();
-    if (s.createdAt !== undefined && s.workflow !== "unknown") {
-      this.writeRoot(s, status, error, s.createdAt, endTime);
+    if (s.workflow !== "unknown" && (s.createdAt !== undefined || durationMs !== undefined)) {
+      this.writeRoot(s, status, error, s.createdAt ?? endTime - durationMs!, endTime);
       return;
     }
-    // Created elsewhere (another node, or a child run): its creation time and workflow are in the store.
+    // Neither created here nor timed by the event (terminated while not held here): ask the store.
     const p = engine.store
       .getRun(runId)
       .then(

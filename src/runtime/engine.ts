@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
-import type { Clock, TimerHandle } from "../core/clock.js";
+import type { Clock } from "../core/clock.js";
 import { DirigentError } from "../core/errors.js";
 import { encodePayload, hasUnstorableCharacters } from "../core/payload.js";
 import type { RetryPolicy } from "../core/retry.js";
@@ -17,6 +17,7 @@ import { WorkflowRegistry } from "./registry.js";
 import { Schedules } from "./schedules.js";
 import { settlesWithin } from "./settles-within.js";
 import { TaskQueues } from "./task-queues.js";
+import { WakeTimer } from "./wake-timer.js";
 import type { WorkflowDefinition } from "./workflow.js";
 import { WriteBatcher } from "./write-batcher.js";
 
@@ -72,7 +73,7 @@ export class Engine implements ExecutionHost {
   /** Runs may be waiting for capacity here: set when a start could not claim or a claim pass was full. */
   private backlog = false;
   private kickScheduled = false;
-  private wakeTimer: { handle: TimerHandle; due: number } | undefined;
+  private readonly wakeTimer: WakeTimer;
   private readonly leases: LeaseKeeper;
   private unsubscribe: (() => Promise<void>) | undefined;
 
@@ -80,6 +81,12 @@ export class Engine implements ExecutionHost {
     this.options = resolveEngineOptions(options);
     this.store = this.options.store;
     this.clock = this.options.clock;
+    this.wakeTimer = new WakeTimer(
+      this.clock,
+      this.options.pollIntervalMs,
+      () => void this.maintenance().then(() => this.claimPass()),
+      () => this.canExecute(),
+    );
     this.nodeId = this.options.nodeId ?? `node-${randomUUID().slice(0, 8)}`;
     this.leaseMs = this.options.leaseMs;
     this.maxPayloadBytes = this.options.maxPayloadBytes;
@@ -133,7 +140,7 @@ export class Engine implements ExecutionHost {
   async stop(options: { graceMs?: number; writeTimeoutMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer.handle);
+    this.wakeTimer.cancel();
     this.leases.stop();
     const writeTimeoutMs = options.writeTimeoutMs ?? 5_000;
     await settlesWithin(this.unsubscribe?.() ?? Promise.resolve(), writeTimeoutMs);
@@ -396,7 +403,7 @@ export class Engine implements ExecutionHost {
         this.cache.delete(oldest);
       }
     }
-    if (wakeAt !== undefined) this.wakeAt(wakeAt);
+    if (wakeAt !== undefined) this.wakeTimer.wakeBy(wakeAt);
     this.kick();
   }
 
@@ -463,10 +470,10 @@ export class Engine implements ExecutionHost {
         this.backlog = rows.length === limit;
       } while (this.claimAgain && this.canExecute());
       const next = await this.store.nextWakeAt();
-      this.armPoll(next);
+      this.wakeTimer.afterClaim(next);
     } catch (error) {
       this.events.emit("engine:error", { error, context: "claim" });
-      this.armPoll(undefined);
+      this.wakeTimer.afterClaim(undefined);
     } finally {
       this.claiming = false;
     }
@@ -547,30 +554,6 @@ export class Engine implements ExecutionHost {
       takeover: row.takeover === true,
     });
     exec.begin(row.input);
-  }
-
-  /** Make sure a claim pass runs at `due` (a timer or retry that this node just scheduled). */
-  private wakeAt(due: number): void {
-    if (this.wakeTimer && this.wakeTimer.due <= due) return;
-    this.armTimer(due);
-  }
-
-  private armPoll(next: number | undefined): void {
-    const now = this.clock.now();
-    const fallback = now + this.options.pollIntervalMs;
-    const due = next !== undefined && next < fallback ? Math.max(next, now) : fallback;
-    if (this.wakeTimer && this.wakeTimer.due <= due && this.wakeTimer.due > now) return;
-    this.armTimer(due);
-  }
-
-  private armTimer(due: number): void {
-    if (!this.canExecute()) return;
-    if (this.wakeTimer) this.clock.clearTimeout(this.wakeTimer.handle);
-    const handle = this.clock.setTimeout(() => {
-      if (this.wakeTimer?.handle === handle) this.wakeTimer = undefined;
-      void this.maintenance().then(() => this.claimPass());
-    }, due - this.clock.now());
-    this.wakeTimer = { handle, due };
   }
 
   /** Periodic work besides claiming: take back expired task leases, fire due schedules. */
