@@ -1,5 +1,6 @@
 // The real `dirigent` binary in local mode on PostgreSQL: --db and DIRIGENT_DATABASE_URL name a
-// postgres:// URL (with ?schema=), and an unreachable server is a clear error.
+// postgres:// URL (with ?schema=), an unreachable server is a clear error, and a read-only command
+// refuses a schema that does not exist instead of creating it.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +16,13 @@ function withSchema(schema: string): string {
   const url = new URL(PG_URL);
   url.searchParams.set("schema", schema);
   return url.toString();
+}
+
+async function schemaExists(schema: string): Promise<boolean> {
+  const { rows } = await withAdmin((c) =>
+    c.query("SELECT count(*)::int AS n FROM pg_catalog.pg_namespace WHERE nspname = $1", [schema]),
+  );
+  return rows[0].n === 1;
 }
 
 function parsed(r: CliResult, expectCode = 0): any {
@@ -79,6 +87,42 @@ await whenPostgres("dirigent CLI on PostgreSQL", () => {
       assert.ok(tables.rows[0].n > 0, "tables in the named schema");
       const run = await withAdmin((c) => c.query(`SELECT status FROM ${schema}.runs WHERE run_id = 'pg-1'`));
       assert.equal(run.rows[0]?.status, "completed");
+    });
+
+    it("a read-only command refuses a schema that does not exist, creating nothing; an existing one works", async () => {
+      const typo = uniqueSchema("dg_cli_typo");
+      after(() => dropSchema(typo)); // only if this test fails: the schema must never be created
+      const url = new URL(PG_URL);
+      const secret = url.password || "s3cret"; // trust auth ignores it; it must never be shown
+      url.password = secret;
+      url.searchParams.set("schema", typo);
+      const r = await cli(["--db", url.toString(), "workflow", "list", "-o", "json"]);
+      const doc = parsed(r, 1);
+      assert.equal(doc.error.code, "INVALID_ARGUMENT");
+      assert.match(
+        doc.error.message,
+        new RegExp(`^schema "${typo}" does not exist in database "postgres://[^/]*:\\*\\*\\*@`),
+      );
+      assert.ok(!(r.stdout + r.stderr).includes(secret), "the password is not shown");
+      assert.equal(await schemaExists(typo), false, "the missing schema was not created");
+
+      const table = await cli(["--db", withSchema(typo), "workflow", "describe", "nope"]);
+      assert.equal(table.code, 1);
+      assert.match(
+        table.stderr,
+        new RegExp(`^error INVALID_ARGUMENT: schema "${typo}" does not exist in database `, "m"),
+      );
+      assert.equal(await schemaExists(typo), false);
+
+      // An existing schema, empty: a read-only command migrates it and reads nothing.
+      const empty = uniqueSchema("dg_cli_empty");
+      await withAdmin((c) => c.query(`CREATE SCHEMA ${empty}`));
+      try {
+        const listed = parsed(await cli(["--db", withSchema(empty), "workflow", "list", "-o", "json"]));
+        assert.deepEqual(listed.runs, []);
+      } finally {
+        await dropSchema(empty);
+      }
     });
 
     it("an unreachable server: INVALID_ARGUMENT naming the database without its password, exit 1", async () => {

@@ -41,10 +41,11 @@ export interface LocalSession {
 }
 
 /**
- * Open the local database. Sessions without workflows refuse a SQLite file that does not exist (a
- * mistyped --db should not create an empty database); sessions with workflows create it and its folder.
- * A PostgreSQL database is reached when the engine starts (migrating its schema): an unreachable or
- * refusing server fails here with INVALID_ARGUMENT naming the database (without its password).
+ * Open the local database. Sessions without workflows refuse a SQLite file that does not exist, and a
+ * PostgreSQL `?schema=` that does not exist (a mistyped --db should not create an empty database);
+ * sessions with workflows create them (a SQLite file with its folder). A PostgreSQL database is reached
+ * when the engine starts (migrating its schema): an unreachable or refusing server fails here with
+ * INVALID_ARGUMENT naming the database (without its password).
  */
 export async function openLocal(options: LocalSessionOptions): Promise<LocalSession> {
   const { database, workflows, onWarning } = options;
@@ -58,9 +59,16 @@ export async function openLocal(options: LocalSessionOptions): Promise<LocalSess
         database: name,
       });
     }
-    return error.code === "INVALID_OPTIONS"
-      ? new DirigentError("INVALID_ARGUMENT", error.message, error.details)
-      : error;
+    if (error.code !== "INVALID_OPTIONS") return error;
+    const details = error.details as { schema?: string; reason?: string } | undefined;
+    if (details?.reason === "schema-missing") {
+      return new DirigentError(
+        "INVALID_ARGUMENT",
+        `schema "${details.schema}" does not exist in database "${name}"`,
+        { database: name, schema: details.schema },
+      );
+    }
+    return new DirigentError("INVALID_ARGUMENT", error.message, error.details);
   };
   if (
     database.kind === "sqlite" &&
@@ -74,7 +82,7 @@ export async function openLocal(options: LocalSessionOptions): Promise<LocalSess
   }
   let store: Store;
   try {
-    store = await openStore(database);
+    store = await openStore(database, { createSchema: workflows !== undefined });
   } catch (error) {
     throw cannotOpen(error);
   }

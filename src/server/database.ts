@@ -45,11 +45,23 @@ export function describeDatabase(target: DatabaseTarget): string {
   }
 }
 
+export interface OpenStoreOptions {
+  /**
+   * PostgreSQL: whether the store's migration creates the URL's `?schema=` when it does not exist
+   * (default true, as a server does). false: the migration fails with INVALID_OPTIONS
+   * (`details.reason` "schema-missing") and creates nothing.
+   */
+  createSchema?: boolean;
+}
+
 /**
  * Open the store a database URL (or parsed target) names; a SQLite file's folder is created. Opening
  * connects to nothing yet: an unreachable PostgreSQL server shows at the store's first use (migrate).
  */
-export async function openStore(database: string | DatabaseTarget): Promise<Store> {
+export async function openStore(
+  database: string | DatabaseTarget,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
   const target = typeof database === "string" ? parseDatabaseUrl(database) : database;
   if (target.kind === "sqlite") {
     const { SqliteStore } = await import("../store/sqlite/sqlite-store.js");
@@ -63,7 +75,9 @@ export async function openStore(database: string | DatabaseTarget): Promise<Stor
       );
     }
   }
-  let mod: { PostgresStore?: new (options: { connectionString: string }) => Store };
+  let mod: {
+    PostgresStore?: new (options: { connectionString: string; createSchema?: boolean }) => Store;
+  };
   try {
     mod = await import(new URL("../store/postgres/postgres-store.js", import.meta.url).href);
   } catch (error) {
@@ -76,5 +90,5 @@ export async function openStore(database: string | DatabaseTarget): Promise<Stor
   if (typeof mod.PostgresStore !== "function") {
     throw new DirigentError("INVALID_OPTIONS", "PostgreSQL is not available in this build: no PostgresStore");
   }
-  return new mod.PostgresStore({ connectionString: target.url });
+  return new mod.PostgresStore({ connectionString: target.url, createSchema: options.createSchema });
 }

@@ -18,6 +18,12 @@ export interface PostgresStoreOptions {
    * underscores). Default: the URL's `schema` parameter, else the connection's search_path, usually `public`.
    */
   schema?: string;
+  /**
+   * Whether `migrate()` creates a named `schema` that does not exist (default true). false: `migrate()`
+   * fails with INVALID_OPTIONS (`details: { schema, reason: "schema-missing" }`) and creates nothing, so
+   * a mistyped schema is not silently created (the CLI's read-only sessions use this).
+   */
+  createSchema?: boolean;
   /** Connections in the pool (default 10), plus one for LISTEN while someone subscribes to wake-ups. */
   poolSize?: number;
   /**
@@ -39,6 +45,7 @@ export const optionsSchema = z
   .object({
     connectionString: z.string().min(1),
     schema: z.string().regex(SCHEMA_NAME, "must be lower-case letters, digits and underscores").optional(),
+    createSchema: z.boolean().optional(),
     poolSize: z.number().int().min(1).max(1_000).optional(),
     connectTimeoutMs: z.number().int().min(1).max(600_000).optional(),
     faultPoint: z.custom<FaultHook>((v) => typeof v === "function").optional(),

@@ -178,13 +178,27 @@ export class PostgresStore implements Store {
   async migrate(): Promise<void> {
     const schema = this.options.schema;
     if (schema) {
-      // CREATE SCHEMA IF NOT EXISTS still fails when two sessions run it at once: serialize it.
       const client = await this.pool.connect();
       try {
-        await client.query("BEGIN");
-        await client.query("SELECT pg_advisory_xact_lock(hashtext('dirigent:create-schema'))");
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-        await client.query("COMMIT");
+        if (this.options.createSchema === false) {
+          // Checked, never created: a mistyped schema is refused rather than made (nothing to race with).
+          const found = await client.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", [
+            schema,
+          ]);
+          if (found.rowCount === 0) {
+            throw new DirigentError(
+              "INVALID_OPTIONS",
+              `schema "${schema}" does not exist (createSchema is false)`,
+              { schema, reason: "schema-missing" },
+            );
+          }
+        } else {
+          // CREATE SCHEMA IF NOT EXISTS still fails when two sessions run it at once: serialize it.
+          await client.query("BEGIN");
+          await client.query("SELECT pg_advisory_xact_lock(hashtext('dirigent:create-schema'))");
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+          await client.query("COMMIT");
+        }
         const { rows } = await client.query<{ s: string }>("SELECT current_schema() AS s");
         if (rows[0].s !== schema) {
           throw new DirigentError(
