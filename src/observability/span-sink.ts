@@ -2,8 +2,10 @@
 // OpenTelemetry spans (the usual case), or the engine's own thread when the exporter is an object that
 // cannot cross threads (a SpanExporter a program passes in).
 import { Worker } from "node:worker_threads";
-import { pushRecord, RECORD_WIDTH, type SpanRecord } from "./span-records.js";
-import { type ExportConfig, type ExportCounts, SpanWriter } from "./span-writer.js";
+import type { ExportConfig, ExportCounts, RecordWriter } from "./export-config.js";
+import { createRecordWriter } from "./record-writer.js";
+import { columnsMessage, SpanBatch, type SpanColumns, type SpanRecord } from "./span-records.js";
+import { SpanWriter } from "./span-writer.js";
 
 /** Spans recorded, dropped before export (queue full, worker gone), exported and failed to export. */
 export interface TracingStats {
@@ -23,13 +25,14 @@ export interface SpanSink {
 
 /** Messages to the worker (tracing-worker.ts). */
 export type WorkerRequest =
-  | { type: "records"; records: unknown[] }
+  | { type: "records"; columns: SpanColumns }
   | { type: "flush"; id: number }
   | { type: "shutdown"; id: number };
 
 /** Messages from the worker. */
 export type WorkerReply =
-  | { type: "ack"; written: number; counts: ExportCounts }
+  /** The `taken` spans of a records message were handed to the exporter (or dropped, counted). */
+  | { type: "ack"; taken: number; counts: ExportCounts }
   | { type: "done"; id: number; counts: ExportCounts; error?: string }
   | { type: "error"; message: string };
 
@@ -37,13 +40,12 @@ export type WorkerReply =
 export const DEFAULT_MAX_QUEUE = 2_048;
 
 /**
- * A batch is posted this long after its first span, or at once when it reaches MAX_BATCH spans. A
+ * A batch is posted this long after its first span, or at once when it is full (BATCH_CAPACITY). A
  * message between threads costs about as much as a few hundred spans in it, so posting once per event
  * loop turn (a handful of spans) cost the engine more than recording them; spans wait for the batch
  * processor's delay (seconds) anyway.
  */
 const POST_DELAY_MS = 20;
-const MAX_BATCH = 256;
 
 export function createSpanSink(config: ExportConfig, onError: (error: Error) => void): SpanSink {
   const exporter = config.exporter;
@@ -79,28 +81,30 @@ class InThreadSink implements SpanSink {
   }
 
   stats(): TracingStats {
-    return { recorded: this.recorded, dropped: 0, ...this.writer.counts };
+    const { exported, failed, dropped } = this.writer.counts;
+    return { recorded: this.recorded, dropped, exported, failed };
   }
 }
 
 /**
- * Hands span records to a worker thread in flat batches, one message per event-loop turn. At most
+ * Hands span records to a worker thread in batches (SpanBatch: columns, transferred), one message
+ * per full batch or per POST_DELAY_MS. At most
  * `maxQueued` records are on their way (posted, not yet taken by the worker); more are dropped and
  * counted, as OpenTelemetry's batch processor drops spans beyond its queue. If the worker dies,
  * spans are built in this thread from then on.
  */
 class WorkerSink implements SpanSink {
   private readonly worker: Worker;
-  private buffer: unknown[] = [];
+  private batch = new SpanBatch();
   private posting = false;
   private inFlight = 0;
   private readonly maxQueued: number;
   private readonly waiting = new Map<number, () => void>();
   private nextId = 1;
-  private counts: ExportCounts = { exported: 0, failed: 0 };
+  private counts: ExportCounts = { exported: 0, failed: 0, dropped: 0 };
   private recorded = 0;
   private dropped = 0;
-  private fallback: SpanWriter | undefined;
+  private fallback: RecordWriter | undefined;
   private closed = false;
 
   constructor(
@@ -133,13 +137,13 @@ class WorkerSink implements SpanSink {
       this.fallback.write(r);
       return;
     }
-    if (this.closed || this.inFlight + this.buffer.length / RECORD_WIDTH >= this.maxQueued) {
+    if (this.closed || this.inFlight + this.batch.count >= this.maxQueued) {
       this.dropped++;
       return;
     }
     this.recorded++;
-    pushRecord(this.buffer, r);
-    if (this.buffer.length >= MAX_BATCH * RECORD_WIDTH) this.post();
+    this.batch.add(r);
+    if (this.batch.full) this.post();
     else if (!this.posting) {
       this.posting = true;
       setTimeout(this.post, POST_DELAY_MS).unref();
@@ -164,10 +168,10 @@ class WorkerSink implements SpanSink {
   }
 
   stats(): TracingStats {
-    const fallback = this.fallback?.counts ?? { exported: 0, failed: 0 };
+    const fallback = this.fallback?.counts ?? { exported: 0, failed: 0, dropped: 0 };
     return {
       recorded: this.recorded,
-      dropped: this.dropped,
+      dropped: this.dropped + this.counts.dropped + fallback.dropped,
       exported: this.counts.exported + fallback.exported,
       failed: this.counts.failed + fallback.failed,
     };
@@ -175,11 +179,12 @@ class WorkerSink implements SpanSink {
 
   private readonly post = (): void => {
     this.posting = false;
-    if (this.buffer.length === 0 || this.fallback) return;
-    const records = this.buffer;
-    this.buffer = [];
-    this.inFlight += records.length / RECORD_WIDTH;
-    this.worker.postMessage({ type: "records", records } satisfies WorkerRequest);
+    if (this.batch.count === 0 || this.fallback) return;
+    const batch = this.batch;
+    this.batch = new SpanBatch();
+    this.inFlight += batch.count;
+    const { columns, transfer } = columnsMessage(batch);
+    this.worker.postMessage({ type: "records", columns } satisfies WorkerRequest, transfer);
   };
 
   private request(type: "flush" | "shutdown"): Promise<void> {
@@ -198,7 +203,7 @@ class WorkerSink implements SpanSink {
 
   private received(m: WorkerReply): void {
     if (m.type === "ack") {
-      this.inFlight -= m.written;
+      this.inFlight -= m.taken;
       this.counts = m.counts;
     } else if (m.type === "done") {
       this.counts = m.counts;
@@ -211,11 +216,11 @@ class WorkerSink implements SpanSink {
   private failed(error: Error): void {
     if (this.fallback || this.closed) return;
     this.onError(error);
-    this.dropped += this.inFlight + this.buffer.length / RECORD_WIDTH;
+    this.dropped += this.inFlight + this.batch.count;
     this.inFlight = 0;
-    this.buffer = [];
+    this.batch = new SpanBatch();
     try {
-      this.fallback = new SpanWriter(this.config);
+      this.fallback = createRecordWriter(this.config);
     } catch (fault) {
       // The exporter cannot be made here either: no more spans (each is counted as dropped).
       this.onError(fault as Error);

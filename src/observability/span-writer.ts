@@ -28,66 +28,21 @@ import {
   ATTR_EXCEPTION_MESSAGE,
   ATTR_EXCEPTION_STACKTRACE,
   ATTR_EXCEPTION_TYPE,
-  ATTR_SERVICE_NAME,
-  ATTR_SERVICE_VERSION,
 } from "@opentelemetry/semantic-conventions";
 import { BoundedMap } from "./bounded.js";
+import type { BatchOptions, ExportConfig, ExportCounts, RecordWriter } from "./export-config.js";
+import { ATTR, resourceAttributes, SCOPE_NAME, spanName } from "./span-attributes.js";
 import { type RunIds, SpanIds } from "./span-ids.js";
-import { CLAIM_FLAG, SPAN_STATUS, SPAN_TYPE, type SpanRecord } from "./span-records.js";
+import {
+  CLAIM_FLAG,
+  recordAt,
+  SPAN_STATUS,
+  SPAN_TYPE,
+  type SpanColumns,
+  type SpanRecord,
+} from "./span-records.js";
 
-/** Attribute names on Dirigent's spans. */
-export const ATTR = {
-  runId: "dirigent.run_id",
-  workflow: "dirigent.workflow",
-  step: "dirigent.step",
-  seq: "dirigent.seq",
-  attempt: "dirigent.attempt",
-  fence: "dirigent.fence",
-  replay: "dirigent.replay",
-  takeover: "dirigent.takeover",
-  node: "dirigent.node",
-  status: "dirigent.run.status",
-  retryDelayMs: "dirigent.retry.delay_ms",
-  queue: "dirigent.task.queue",
-  errorCode: "dirigent.error.code",
-  ended: "dirigent.span.ended_by",
-} as const;
-
-/** Where spans go: an OTLP/HTTP endpoint (the full URL, e.g. `http://collector:4318/v1/traces`). */
-export interface OtlpExporterOptions {
-  url: string;
-  /** OTLP encoding: "http/protobuf" (the OTLP default) or "http/json". */
-  protocol?: "http/protobuf" | "http/json";
-  headers?: Record<string, string>;
-  /** Per export request (default 10 s). */
-  timeoutMs?: number;
-}
-
-export interface BatchOptions {
-  scheduleDelayMs?: number;
-  maxQueueSize?: number;
-  maxExportBatchSize?: number;
-  exportTimeoutMs?: number;
-}
-
-/** What the SDK side needs; plain data except a SpanExporter object (which keeps it in-thread). */
-export interface ExportConfig {
-  serviceName?: string;
-  serviceVersion?: string;
-  resourceAttributes?: Record<string, string>;
-  exporter: OtlpExporterOptions | SpanExporter | "console";
-  batch?: BatchOptions | false;
-  /** TracingOptions.traceNamespace: mixed into every derived id. */
-  traceNamespace?: string;
-}
-
-/** Spans handed to the exporter, and how many of them it reported as failed. */
-export interface ExportCounts {
-  exported: number;
-  failed: number;
-}
-
-const SCOPE = { name: "dirigent" };
+const SCOPE = { name: SCOPE_NAME };
 const NO_LINKS: Link[] = [];
 const NO_EVENTS: TimedEvent[] = [];
 
@@ -97,28 +52,28 @@ const NO_EVENTS: TimedEvent[] = [];
  * becomes a ReadableSpan (the SDK's interface for finished spans, what processors and exporters take)
  * directly: the SDK's live Span, with its clock reads, sampler and id generator, has nothing to do here.
  */
-export class SpanWriter {
+export class SpanWriter implements RecordWriter {
   private readonly spanIds: SpanIds;
   /** A run's spans arrive together (claim, attempts, root): its ids are hashed once, not per span. */
   private readonly recent = new BoundedMap<string, RunIds & { fence: number; claimSpanId: string }>(4_096);
   private readonly resource: Resource;
   private readonly processor: SpanProcessor;
   private readonly exporter: SpanExporter;
-  readonly counts: ExportCounts = { exported: 0, failed: 0 };
+  readonly counts: ExportCounts = { exported: 0, failed: 0, dropped: 0 };
 
   constructor(config: ExportConfig) {
     this.spanIds = new SpanIds(config.traceNamespace ?? "");
-    this.resource = resourceFromAttributes({
-      ...config.resourceAttributes,
-      [ATTR_SERVICE_NAME]: config.serviceName ?? "dirigent",
-      ...(config.serviceVersion ? { [ATTR_SERVICE_VERSION]: config.serviceVersion } : {}),
-    });
+    this.resource = resourceFromAttributes(resourceAttributes(config));
     this.exporter = counting(exporterFor(config.exporter), this.counts);
     this.processor = processorFor(this.exporter, config.batch);
   }
 
   write(r: SpanRecord): void {
     this.processor.onEnd(this.toSpan(r));
+  }
+
+  writeColumns(columns: SpanColumns): void {
+    for (let i = 0; i < columns.count; i++) this.write(recordAt(columns, i));
   }
 
   /**
@@ -173,7 +128,7 @@ export class SpanWriter {
     const attributes = attributesOf(r);
     if (error?.code) attributes[ATTR.errorCode] = error.code;
     return new FinishedSpan(
-      nameOf(r),
+      spanName(r.type, r.workflow, r.label),
       r.type === SPAN_TYPE.task ? SpanKind.PRODUCER : SpanKind.INTERNAL,
       { traceId, spanId, traceFlags: TraceFlags.SAMPLED },
       parentSpanId ? { traceId, spanId: parentSpanId, traceFlags: TraceFlags.SAMPLED } : undefined,
@@ -248,19 +203,6 @@ function statusOf(r: SpanRecord): SpanStatus {
   return { code: r.status === SPAN_STATUS.ok ? SpanStatusCode.OK : SpanStatusCode.UNSET };
 }
 
-function nameOf(r: SpanRecord): string {
-  switch (r.type) {
-    case SPAN_TYPE.step:
-      return `step ${r.label}`;
-    case SPAN_TYPE.execute:
-      return `execute ${r.workflow}`;
-    case SPAN_TYPE.task:
-      return `task ${r.label}`;
-    default:
-      return `run ${r.workflow}`;
-  }
-}
-
 function attributesOf(r: SpanRecord): Attributes {
   const d = r.detail;
   const a: Attributes = { [ATTR.runId]: r.runId, [ATTR.workflow]: r.workflow };
@@ -289,7 +231,7 @@ function attributesOf(r: SpanRecord): Attributes {
   return a;
 }
 
-function processorFor(exporter: SpanExporter, batch: ExportConfig["batch"]): SpanProcessor {
+function processorFor(exporter: SpanExporter, batch: BatchOptions | false | undefined): SpanProcessor {
   if (batch === false) return new SimpleSpanProcessor(exporter);
   const b = batch ?? {};
   return new BatchSpanProcessor(exporter, {

@@ -15,7 +15,7 @@ import {
 import type { SpanSink } from "./span-sink.js";
 import { traceparentOf } from "./trace-context.js";
 
-export { ATTR } from "./span-writer.js";
+export { ATTR } from "./span-attributes.js";
 
 /** A step attempt begun and not yet ended. */
 interface OpenAttempt {

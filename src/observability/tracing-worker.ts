@@ -1,13 +1,13 @@
-// The tracing worker thread: receives batches of span records from the engine's thread, turns them into
-// OpenTelemetry spans and exports them, so that building, encoding and sending spans costs the engine's
-// thread nothing but appending values to an array. Protocol: see WorkerSink in span-sink.ts.
+// The tracing worker thread: receives batches of span records from the engine's thread, encodes and
+// exports them, so that building, encoding and sending spans costs the engine's thread nothing but
+// filling typed arrays. Protocol: see WorkerSink in span-sink.ts.
 import { parentPort, workerData } from "node:worker_threads";
-import { forEachRecord } from "./span-records.js";
+import type { ExportConfig } from "./export-config.js";
+import { createRecordWriter } from "./record-writer.js";
 import type { WorkerReply, WorkerRequest } from "./span-sink.js";
-import { type ExportConfig, SpanWriter } from "./span-writer.js";
 
 const port = parentPort!;
-const writer = new SpanWriter((workerData as { config: ExportConfig }).config);
+const writer = createRecordWriter((workerData as { config: ExportConfig }).config);
 
 function reply(message: WorkerReply): void {
   port.postMessage(message);
@@ -15,16 +15,12 @@ function reply(message: WorkerReply): void {
 
 port.on("message", (message: WorkerRequest) => {
   if (message.type === "records") {
-    let written = 0;
-    forEachRecord(message.records, (r) => {
-      try {
-        writer.write(r);
-      } catch (error) {
-        reply({ type: "error", message: `span of run ${r.runId}: ${String(error)}` });
-      }
-      written++;
-    });
-    reply({ type: "ack", written, counts: { ...writer.counts } });
+    try {
+      writer.writeColumns(message.columns);
+    } catch (error) {
+      reply({ type: "error", message: `span records: ${String(error)}` });
+    }
+    reply({ type: "ack", taken: message.columns.count, counts: { ...writer.counts } });
     return;
   }
   const done = message.type === "flush" ? writer.forceFlush() : writer.shutdown();

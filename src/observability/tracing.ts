@@ -4,14 +4,14 @@ import { z } from "zod";
 import { DirigentError } from "../core/errors.js";
 import type { Engine } from "../runtime/engine.js";
 import type { OutgoingCall } from "../runtime/events.js";
+import type { OtlpExporterOptions } from "./export-config.js";
 import { observeHttpCalls } from "./http-calls.js";
 import { SpanIds } from "./span-ids.js";
 import { createSpanSink, type SpanSink, type TracingStats } from "./span-sink.js";
-import type { OtlpExporterOptions } from "./span-writer.js";
 import { RunSpans } from "./tracing-spans.js";
 
+export type { OtlpExporterOptions } from "./export-config.js";
 export type { TracingStats } from "./span-sink.js";
-export type { OtlpExporterOptions } from "./span-writer.js";
 
 export interface TracingOptions {
   /** `service.name` of the spans (default "dirigent"). */
