@@ -87,11 +87,10 @@ class InThreadSink implements SpanSink {
 }
 
 /**
- * Hands span records to a worker thread in batches (SpanBatch: columns, transferred), one message
- * per full batch or per POST_DELAY_MS. At most
- * `maxQueued` records are on their way (posted, not yet taken by the worker); more are dropped and
- * counted, as OpenTelemetry's batch processor drops spans beyond its queue. If the worker dies,
- * spans are built in this thread from then on.
+ * Hands span records to a worker thread in batches (SpanBatch: columns, transferred), one message per
+ * full batch or per POST_DELAY_MS. At most `maxQueued` records are on their way (posted, not yet taken
+ * by the worker); more are dropped and counted, as OpenTelemetry's batch processor drops spans beyond
+ * its queue. If the worker dies, spans are built in this thread from then on.
  */
 class WorkerSink implements SpanSink {
   private readonly worker: Worker;
