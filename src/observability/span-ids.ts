@@ -1,32 +1,34 @@
 // The ids of a run's spans, all derived from the run id: the same on every node and in every thread.
-import { runRootSpanContext, runSpanId } from "./trace-context.js";
+import { runDigestBytes, spanIdHex } from "./trace-context.js";
 
-/** The trace id and root span id of a run. */
+/** The trace id and root span id of a run, and its digest, from which its other span ids derive. */
 export interface RunIds {
   traceId: string;
   rootSpanId: string;
+  digest: Buffer;
 }
 
 export class SpanIds {
   constructor(private readonly namespace: string) {}
 
+  /** The run's ids: its one SHA-256; keep them to derive the others without hashing again. */
   run(runId: string): RunIds {
-    const root = runRootSpanContext(runId, true, this.namespace);
-    return { traceId: root.traceId, rootSpanId: root.spanId };
+    const digest = runDigestBytes(runId, this.namespace);
+    return { traceId: digest.toString("hex", 0, 16), rootSpanId: digest.toString("hex", 16, 24), digest };
   }
 
   /** The claim span ("execute") of the claim with this fence. */
-  claim(runId: string, fence: number): string {
-    return runSpanId(runId, `c${fence}`, this.namespace);
+  claim(ids: RunIds, fence: number): string {
+    return spanIdHex(ids.digest, `c${fence}`);
   }
 
   /** A step attempt made under the claim with this fence. */
-  attempt(runId: string, fence: number, seq: number, attempt: number): string {
-    return runSpanId(runId, `s${fence}.${seq}.${attempt}`, this.namespace);
+  attempt(ids: RunIds, fence: number, seq: number, attempt: number): string {
+    return spanIdHex(ids.digest, `s${fence}.${seq}.${attempt}`);
   }
 
   /** The PRODUCER span of a task queued under the claim with this fence. */
-  task(runId: string, fence: number, seq: number): string {
-    return runSpanId(runId, `t${fence}.${seq}`, this.namespace);
+  task(ids: RunIds, fence: number, seq: number): string {
+    return spanIdHex(ids.digest, `t${fence}.${seq}`);
   }
 }

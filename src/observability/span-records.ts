@@ -96,11 +96,12 @@ export class SpanBatch implements SpanColumns {
   }
 }
 
-/** The columns as a message and the buffers to transfer with it (postMessage(message, transfer)). */
-export function columnsMessage(c: SpanColumns): { columns: SpanColumns; transfer: ArrayBuffer[] } {
-  const columns: SpanColumns = { count: c.count, ints: c.ints, times: c.times, strings: c.strings };
-  if (c.details) columns.details = c.details;
-  return { columns, transfer: [c.ints.buffer as ArrayBuffer, c.times.buffer as ArrayBuffer] };
+/**
+ * The buffers to transfer when posting a batch: postMessage(message, transferList(batch)). The batch
+ * itself goes as the message's columns (a structured clone keeps its fields, not its class).
+ */
+export function transferList(c: SpanColumns): ArrayBuffer[] {
+  return [c.ints.buffer as ArrayBuffer, c.times.buffer as ArrayBuffer];
 }
 
 /** Span `i` of a batch as a record (for the SDK path; the OTLP encoder reads the columns). */

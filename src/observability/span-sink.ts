@@ -4,7 +4,7 @@
 import { Worker } from "node:worker_threads";
 import type { ExportConfig, ExportCounts, RecordWriter } from "./export-config.js";
 import { createRecordWriter } from "./record-writer.js";
-import { columnsMessage, SpanBatch, type SpanColumns, type SpanRecord } from "./span-records.js";
+import { SpanBatch, type SpanColumns, type SpanRecord, transferList } from "./span-records.js";
 import { SpanWriter } from "./span-writer.js";
 
 /** Spans recorded, dropped before export (queue full, worker gone), exported and failed to export. */
@@ -182,8 +182,7 @@ class WorkerSink implements SpanSink {
     const batch = this.batch;
     this.batch = new SpanBatch();
     this.inFlight += batch.count;
-    const { columns, transfer } = columnsMessage(batch);
-    this.worker.postMessage({ type: "records", columns } satisfies WorkerRequest, transfer);
+    this.worker.postMessage({ type: "records", columns: batch } satisfies WorkerRequest, transferList(batch));
   };
 
   private request(type: "flush" | "shutdown"): Promise<void> {

@@ -102,13 +102,14 @@ export class SpanWriter implements RecordWriter {
     const ids = this.idsOf(runId);
     if (ids.fence !== fence) {
       ids.fence = fence;
-      ids.claimSpanId = this.spanIds.claim(runId, fence);
+      ids.claimSpanId = this.spanIds.claim(ids, fence);
     }
     return ids.claimSpanId;
   }
 
   private toSpan(r: SpanRecord): ReadableSpan {
-    const { traceId, rootSpanId } = this.idsOf(r.runId);
+    const ids = this.idsOf(r.runId);
+    const { traceId, rootSpanId } = ids;
     let spanId = rootSpanId;
     let parentSpanId: string | undefined;
     if (r.type === SPAN_TYPE.execute) {
@@ -117,8 +118,8 @@ export class SpanWriter implements RecordWriter {
     } else if (r.type !== SPAN_TYPE.run) {
       spanId =
         r.type === SPAN_TYPE.step
-          ? this.spanIds.attempt(r.runId, r.fence, r.seq, r.attempt)
-          : this.spanIds.task(r.runId, r.fence, r.seq);
+          ? this.spanIds.attempt(ids, r.fence, r.seq, r.attempt)
+          : this.spanIds.task(ids, r.fence, r.seq);
       // Under the claim it was made in; a span from before any claim this process saw hangs off the run.
       parentSpanId = r.fence > 0 ? this.claimSpanId(r.runId, r.fence) : rootSpanId;
     }

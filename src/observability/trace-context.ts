@@ -18,20 +18,20 @@ const propagator = new W3CTraceContextPropagator();
  * any state. `namespace` separates deployments whose run ids may coincide in one tracing backend.
  */
 export function runTraceId(runId: string, namespace = ""): string {
-  return digest(runId, namespace).slice(0, 32);
+  return runDigestBytes(runId, namespace).toString("hex", 0, 16);
 }
 
 /** The span id of a run's root span ("run <workflow>"), derived like the trace id. */
 export function runRootSpanId(runId: string, namespace = ""): string {
-  return digest(runId, namespace).slice(32, 48);
+  return runDigestBytes(runId, namespace).toString("hex", 16, 24);
 }
 
 /** The span context of a run's root span, as the parent of the spans nodes write for it. */
 export function runRootSpanContext(runId: string, sampled: boolean, namespace = ""): SpanContext {
-  const hex = digest(runId, namespace);
+  const digest = runDigestBytes(runId, namespace);
   return {
-    traceId: hex.slice(0, 32),
-    spanId: hex.slice(32, 48),
+    traceId: digest.toString("hex", 0, 16),
+    spanId: digest.toString("hex", 16, 24),
     traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
     isRemote: false,
   };
@@ -44,8 +44,13 @@ export function runRootSpanContext(runId: string, sampled: boolean, namespace = 
  * builds spans compute them, and the engine's thread only when a call or a log line needs one.
  */
 export function runSpanId(runId: string, part: string, namespace = ""): string {
+  return spanIdHex(runDigestBytes(runId, namespace), part);
+}
+
+/** runSpanId from the run's digest (runDigestBytes), for a caller that keeps it. */
+export function spanIdHex(digest: Uint8Array, part: string): string {
   const id = Buffer.allocUnsafe(8);
-  deriveSpanId(runDigestBytes(runId, namespace), part, id);
+  deriveSpanId(digest, part, id);
   return id.toString("hex");
 }
 
@@ -121,23 +126,10 @@ export function parseTraceparent(traceparent: string, tracestate?: string): Span
 
 // One-shot hashing (Node >= 20.12) is about twice as fast as createHash; @types/node 20 lacks it.
 const oneShot = (
-  crypto as unknown as {
-    hash?: {
-      (algorithm: string, data: string, encoding: "hex"): string;
-      (algorithm: string, data: string, encoding: "buffer"): Buffer;
-    };
-  }
+  crypto as unknown as { hash?: (algorithm: string, data: string, encoding: "buffer") => Buffer }
 ).hash;
 
-/** One SHA-256 of the run id gives both ids: 16 bytes of trace id, then 8 bytes of root span id. */
-function digest(runId: string, namespace: string): string {
-  return hash(`dirigent/${namespace}/${runId}`);
-}
-
-function hash(text: string): string {
-  return oneShot ? oneShot("sha256", text, "hex") : crypto.createHash("sha256").update(text).digest("hex");
-}
-
+/** One SHA-256 of the run id gives the run's ids: 16 bytes of trace id, 8 of root span id, 8 seeding the rest. */
 function hashBytes(text: string): Buffer {
   return oneShot ? oneShot("sha256", text, "buffer") : crypto.createHash("sha256").update(text).digest();
 }

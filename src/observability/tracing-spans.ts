@@ -168,7 +168,8 @@ export class RunSpans {
    */
   taskTraceparent(call: OutgoingCall): string {
     const s = this.state(call.runId, call.workflow);
-    const { traceId, rootSpanId } = this.idsOf(s);
+    const ids = this.idsOf(s);
+    const { traceId, rootSpanId } = ids;
     if (!s.sampled) return traceparentOf(traceId, rootSpanId, false);
     const now = preciseNow();
     this.sink.add({
@@ -184,7 +185,7 @@ export class RunSpans {
       status: SPAN_STATUS.unset,
       detail: call.queue ? { queue: call.queue } : undefined,
     });
-    return traceparentOf(traceId, this.ids.task(call.runId, s.fence, call.seq), true);
+    return traceparentOf(traceId, this.ids.task(ids, s.fence, call.seq), true);
   }
 
   /** End every open span (engine stopped, tracing shut down), marked with why. */
@@ -230,8 +231,10 @@ export class RunSpans {
     return s.ids;
   }
 
+  /** From the run's kept ids; an attempt that just ended may belong to a run already forgotten. */
   private attemptSpanIdOf(runId: string, a: OpenAttempt): string {
-    return this.ids.attempt(runId, a.fence, a.seq, a.attempt);
+    const s = this.runs.get(runId);
+    return this.ids.attempt(s ? this.idsOf(s) : this.ids.run(runId), a.fence, a.seq, a.attempt);
   }
 
   private endAttempt(s: RunState, open: OpenAttempt, status: SpanStatus, detail?: SpanDetail): void {
