@@ -99,7 +99,7 @@ export class DurableContext implements WorkflowContext {
     if (!recorded) {
       timeoutAt = options.timeoutMs === undefined ? undefined : exec.now + options.timeoutMs;
       // Consume a signal that arrived earlier, or record the wait: one atomic write either way.
-      const r = await exec.write({
+      const r = await exec.writeOpeningWait({
         type: "consumeSignal",
         runId: exec.runId,
         fence: exec.fence,
@@ -167,7 +167,7 @@ export class DurableContext implements WorkflowContext {
     if (!recorded) {
       const now = exec.now;
       const policy = resolveRetryPolicy(options.retry, exec.stepDefaults);
-      await exec.write({
+      await exec.writeOpeningWait({
         type: "scheduleTask",
         runId: exec.runId,
         fence: exec.fence,
@@ -236,7 +236,7 @@ export class DurableContext implements WorkflowContext {
         ? { nodeId: exec.host.nodeId, leaseMs: exec.host.leaseMs }
         : undefined;
       const deadlineAt = def.options.runTimeoutMs ? now + def.options.runTimeoutMs : undefined;
-      const r = await exec.write({
+      const r = await exec.writeOpeningWait({
         type: "startChild",
         runId: exec.runId,
         fence: exec.fence,

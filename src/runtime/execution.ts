@@ -46,7 +46,10 @@ export class RunExecution {
   nextSeq = 0;
   /** Steps executing or committing: while > 0 the run is busy and does not suspend. */
   inflight = 0;
-  /** Wait resolutions in progress (store round trips); also keep the run from suspending. */
+  /**
+   * Store round trips that decide whether the code continues or waits: wait resolutions, and the writes
+   * that open a signal, task or child wait (see writeOpeningWait). While > 0 the run does not suspend.
+   */
   resolving = 0;
   /** Set once user code must stop (cancel, failure, timeout): every further ctx call throws Abandoned. */
   codeAbandoned = false;
@@ -184,6 +187,25 @@ export class RunExecution {
    */
   adoptFence(fence: number): void {
     this.fence = fence;
+  }
+
+  /**
+   * A write the code awaits on its way into a durable wait (consume an arrived signal or record the
+   * wait, schedule a task, start a child), counted as busy until it returns. Why: while it is out the
+   * code is neither running nor blocked on a wait of its own, but with concurrent branches (DSL
+   * parallel/forEach, Promise.all) other waits are open, so maybeSuspend would see "nothing in flight,
+   * only waits" and suspend. If the write then lets the code go on at once (the signal had arrived),
+   * its next ctx call finds the execution suspended and the run is lost (STALE_FENCE).
+   */
+  async writeOpeningWait(op: WriteOp): Promise<WriteResult> {
+    this.resolving++;
+    try {
+      return await this.write(op);
+    } finally {
+      this.resolving--;
+      // Runs after the code has gone on (a macrotask): it is then at its next ctx call or in its wait.
+      this.scheduleIdleCheck();
+    }
   }
 
   /** Submit a write without waiting for it (ordering still holds: later writes commit after it). */

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
 import { deployDefinition, loadDefinitions } from "../../src/dsl/registry.js";
 import { workflow } from "../../src/runtime/workflow.js";
-import { type Harness, untilStatus } from "../helpers/harness.js";
+import { eventually, type Harness, untilStatus } from "../helpers/harness.js";
 import { at, dslHarness, type RecordingServer, startRecordingServer } from "./helpers.js";
 
 let server: RecordingServer;
@@ -351,6 +351,42 @@ output: "{{ steps.each.output.v }}"
     );
     assert.deepEqual([...out.map((v) => v % 100)].sort(), [1, 2, 3, 4], "each item consumed one signal");
     for (let i = 0; i < 4; i++) assert.equal(server.to(`/slot/${i}`).length, 1);
+    assert.deepEqual(h.errors, []);
+  });
+
+  it("forEach: an item consuming an arrived signal beside another item's wait keeps the run", async () => {
+    // Item 0 waits durably for "ack" while item 1's request is still out; the one "ack" is sent then.
+    // When item 1 reaches its waitForSignal, the consumeSignal write finds that signal. The idle check
+    // scheduled by the group's order step runs while that write is out, with item 0's wait open: it
+    // must not suspend the run, or the group's next order step runs on a suspended execution and the
+    // run is lost (STALE_FENCE), as the test above once was.
+    server.script("/f3/0", [{ body: { n: 0 } }]);
+    server.script("/f3/1", [{ delayMs: 400, body: { n: 1 } }]);
+    h = await dslHarness([
+      `name: f3
+steps:
+  - id: each
+    forEach:
+      items: "[0, 1]"
+      concurrency: 2
+      steps:
+        - { id: get, http: { url: "{{ input.base }}/f3/{{ item }}" }, output: "{{ result.body.n }}" }
+        - { id: ack, waitForSignal: { signal: ack } }
+        - { id: both, set: { v: "{{ steps.get.output * 100 + steps.ack.output }}" } }
+output: "{{ steps.each.output.v }}"
+`,
+    ]);
+    await h.engine.startRun("f3", at(server), { runId: "f3-run" });
+    await eventually(async () => {
+      const journal = await h!.store.loadJournal("f3-run");
+      return journal.some((e) => e.kind === "signal" && e.status === "waiting");
+    }, "item 0 to wait for its signal");
+    await h.engine.signal("f3-run", "ack", 1);
+    await untilStatus(h, "f3-run", "waiting");
+    await h.engine.signal("f3-run", "ack", 2);
+    const r = await h.engine.waitForFinish("f3-run", 5_000);
+    assert.equal(r.status, "completed", JSON.stringify(r.error));
+    assert.deepEqual(r.output, [2, 101]);
     assert.deepEqual(h.errors, []);
   });
 });

@@ -92,6 +92,35 @@ describe("signals", () => {
     assert.equal((await h.client.result(runId)).output, "gave up: SIGNAL_TIMEOUT");
   });
 
+  it("does not suspend while a signal wait's own write is out, beside another durable wait", async () => {
+    // The run has a durable wait open (the sleep) when the code asks for a signal that has already
+    // arrived. The idle check scheduled by the end of step "send" runs while the consumeSignal write is
+    // still in the batcher: it must not suspend the run, or the code continues (the signal was
+    // consumed) into step "after" on a suspended execution and the run is lost (STALE_FENCE).
+    let bodyRuns = 0;
+    const wf = workflow("consumed-beside-wait", async (ctx) => {
+      bodyRuns++;
+      const nap = ctx.sleep("nap", "1h");
+      nap.catch(() => {}); // rejected (Abandoned) if the run is lost before the code awaits it
+      await ctx.step("send", async () => {
+        await h.engine.signal(ctx.runId, "go", 7);
+      });
+      const got = await ctx.waitForSignal<number>("go");
+      const after = await ctx.step("after", () => got + 1);
+      await nap;
+      return after;
+    });
+    h = await harness([wf]);
+    const { runId } = await h.client.start("consumed-beside-wait", null);
+    await untilStatus(h, runId, "waiting");
+    await h.clock.advance(3_600_000);
+    const r = await h.client.result(runId);
+    assert.equal(r.status, "completed", JSON.stringify(r.error));
+    assert.equal(r.output, 8);
+    assert.deepEqual(h.errors, []);
+    assert.equal(bodyRuns, 1, "the hot execution went on: no loss, no replay");
+  });
+
   it("refuses signals to unknown and finished runs with stable codes", async () => {
     const wf = workflow("quick", async () => "done");
     h = await harness([wf]);
