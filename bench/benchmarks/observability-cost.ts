@@ -1,40 +1,38 @@
 /**
- * observability-cost: workflow throughput with metrics and tracing on against off, in one process.
- * Each configuration has its own engine (and store), made once; every round runs one burst on each, in
- * alternating order, so all see the same machine, and the cost is taken per round (on against the off
- * of the same round: slow drift on a shared machine cancels) and its median reported. "on" = Prometheus
- * metrics (createMetrics) and OpenTelemetry tracing (the default set-up, one per process as in a
- * server: spans encoded as OTLP/HTTP protobuf and sent from the tracing worker thread) to a sink in
- * another process, every run traced, a burst ending when its last span was exported (the queue is
- * made large enough that none is dropped). Informative configurations beside it: metrics alone,
- * tracing 10% of runs (OTEL_TRACES_SAMPLER=traceidratio 0.1), and "on" plus structured logs (info, to
- * a file, buffered 4 KB). Besides throughput it reports the CPU time of this process per run and the
- * engine thread's busy time per run.
+ * observability-cost: workflow throughput with metrics and tracing on against off.
+ * Each configuration is an engine in a process of its own (bench/lib/observed-engine.ts), made once;
+ * every round runs one burst on each, in turn (the order rotates and reverses from round to round), so
+ * all see the same machine, and the cost is taken per round (on against the off of the same round:
+ * slow drift on a shared machine cancels) and its median reported. "on" = Prometheus metrics
+ * (createMetrics) and OpenTelemetry tracing (the default set-up: spans encoded as OTLP/HTTP protobuf
+ * and sent from the tracing worker thread) to a sink in another process, every run traced, a burst
+ * ending when its last span was exported (the queue is made large enough that none is dropped).
+ * "off" and "on" run in two processes each (a round compares their means; the two "off" against each
+ * other give the method's noise floor). Beside them: metrics alone, tracing 10% of runs (OTEL_TRACES_SAMPLER=traceidratio 0.1), and "on" plus structured logs (info, to
+ * a file, buffered 4 KB). Besides throughput it reports CPU time per run: the whole process's, and on
+ * Linux the engine thread's, the time it was runnable but waited for a CPU, and the other threads'.
  *
  *   npx tsx bench/benchmarks/observability-cost.ts [--quick] [--rounds N]
  *   npm run bench -- observability-cost
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
-import { performance as nodePerformance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
+import { loadavg } from "node:os";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
-import { attachLogging, createLogger } from "../../src/observability/logs.js";
-import { createMetrics } from "../../src/observability/metrics.js";
-import { createTracing, type DirigentTracing } from "../../src/observability/tracing.js";
-import { assertNoEngineErrors, type BenchEngine, openBenchEngine } from "../lib/harness.js";
+import type { BurstFigures, Mode, ObservedReply, ObservedSetup } from "../lib/observed-engine.js";
 import { jsonLine, renderTable } from "../lib/report.js";
 import { median, round } from "../lib/stats.js";
 import { DEFAULT_PG_URL } from "../lib/store-factory.js";
-import { nowMs, rssMb } from "../lib/timing.js";
 import type { BenchContext, Benchmark, BenchResult } from "../lib/types.js";
-import { threeSteps } from "../lib/workflows.js";
 
-type Mode = "off" | "metrics" | "on" | "on-sampled" | "on+logs";
 const MODES: Mode[] = ["off", "metrics", "on", "on-sampled", "on+logs"];
+
+/**
+ * Processes per mode. Two identical processes differ in speed by up to a third for a whole run of the
+ * command (where memory lands, what the JIT decided): "off" and "on", the headline pair, have two each
+ * and a round compares their means; the two "off" against each other give the method's noise floor.
+ */
+const INSTANCES: Record<Mode, number> = { off: 2, metrics: 1, on: 2, "on-sampled": 1, "on+logs": 1 };
 
 /** The share of runs traced in the "on-sampled" configuration. */
 const SAMPLED_RATIO = 0.1;
@@ -42,50 +40,68 @@ const SAMPLED_RATIO = 0.1;
 /** Spans per run of the 3-step workflow: the run, its one claim, three attempts. */
 const SPANS_PER_RUN = 5;
 
-/** One configuration: its engine, with what observes it attached for the whole benchmark. */
-interface Setup {
-  mode: Mode;
-  h: BenchEngine;
-  tracing?: DirigentTracing;
-  metrics?: ReturnType<typeof createMetrics>;
-  /** Runs started on it so far (run ids are `run-<n>`: each configuration has its own store). */
-  started: number;
-  close(): Promise<void>;
-}
+const OBSERVED_ENGINE = fileURLToPath(new URL("../lib/observed-engine.ts", import.meta.url));
 
-/**
- * Start `n` runs at once; the wall time from the first start until the last finish and, with tracing,
- * until every span was exported (so the cost of encoding and sending them counts), and the CPU time.
- */
-async function burst(
-  setup: Setup,
-  n: number,
-): Promise<{ wallMs: number; cpuMs: number; mainBusyMs: number; tailMs: number }> {
-  const { h, tracing } = setup;
-  const prefix = "run-";
-  const from = setup.started;
-  setup.started += n;
-  const ids = Array.from({ length: n }, (_, i) => `${prefix}${from + i}`);
-  await settle();
-  const done = h.finishes.waitForCount(prefix, setup.started);
-  const cpu0 = process.cpuUsage();
-  const elu0 = nodePerformance.eventLoopUtilization();
-  const t0 = nowMs();
-  await Promise.all(ids.map((runId, i) => h.engine.startRun(threeSteps.name, i, { runId })));
-  await done;
-  const finishedAt = nowMs();
-  await tracing?.forceFlush();
-  const wallMs = nowMs() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const mainBusyMs = nodePerformance.eventLoopUtilization(elu0).active;
-  h.finishes.assertCompleted(ids);
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, mainBusyMs, tailMs: t0 + wallMs - finishedAt };
+/** A configuration's process, asked one thing at a time. */
+class ObservedProcess {
+  private readonly child: ChildProcess;
+  /** Replies not asked for yet (the first, "ready", may come before anyone asks). */
+  private readonly replies: ObservedReply[] = [];
+  private waiting: ((reply: ObservedReply) => void) | undefined;
+  private exited: Error | undefined;
+
+  constructor(
+    readonly mode: Mode,
+    readonly instance: number,
+    setup: ObservedSetup,
+  ) {
+    this.child = spawn(process.execPath, ["--import", "tsx", OBSERVED_ENGINE, JSON.stringify(setup)], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    this.child.on("message", (m: ObservedReply) => this.received(m));
+    this.child.on("exit", (code) => {
+      this.exited = new Error(`${mode}: the configuration's process exited with code ${code}`);
+      this.received({ type: "error", message: this.exited.message });
+    });
+  }
+
+  /** The next reply (the first one is "ready"), after sending `message` if given. */
+  async ask(message?: { type: "burst"; n: number } | { type: "check" }): Promise<ObservedReply> {
+    if (message) {
+      if (this.exited) throw this.exited;
+      this.child.send(message);
+    }
+    const m =
+      this.replies.shift() ??
+      (await new Promise<ObservedReply>((resolve) => {
+        this.waiting = resolve;
+      }));
+    if (m.type === "error") throw new Error(m.message);
+    return m;
+  }
+
+  private received(m: ObservedReply): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting) waiting(m);
+    else this.replies.push(m);
+  }
+
+  async burst(n: number): Promise<BurstFigures> {
+    const m = await this.ask({ type: "burst", n });
+    if (m.type !== "burst") throw new Error(`${this.mode}: expected burst figures, got ${m.type}`);
+    return m.figures;
+  }
+
+  /** Ends the process: it closes its engine when the channel closes. */
+  close(): void {
+    if (this.child.connected) this.child.disconnect();
+  }
 }
 
 /**
  * Between bursts: a short pause, so that no burst pays for the background work (log writes, a
- * tracing export, concurrent marking) left by the configuration that ran before it. (A full garbage
- * collection here made every burst start with a shrunken young generation: all ran far slower.)
+ * tracing export, concurrent marking) left by the configuration that ran before it.
  */
 function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 50));
@@ -109,115 +125,98 @@ async function startSink(): Promise<{ url: string; child: ChildProcess }> {
   return { url: `http://127.0.0.1:${port}/v1/traces`, child };
 }
 
-interface Round {
+interface Round extends BurstFigures {
   mode: Mode;
-  wfPerS: number;
-  cpuUsPerRun: number;
-  mainBusyUsPerRun: number;
-  /** From the last run's finish to its spans' export (part of the wall time). */
-  tailMs: number;
+  instance: number;
+  round: number;
 }
 
-async function openSetup(ctx: BenchContext, mode: Mode, sinkUrl: string): Promise<Setup> {
-  const h = await openBenchEngine(ctx, [threeSteps]);
-  const tracing =
-    mode === "off" || mode === "metrics"
-      ? undefined
-      : createTracing({
-          serviceName: "dirigent-bench",
-          exporter: { url: sinkUrl, protocol: "http/protobuf" },
-          sampleRatio: mode === "on-sampled" ? SAMPLED_RATIO : 1,
-          // The default queue (2,048 spans) drops spans in a burst of a thousand runs: the cost of
-          // every span is what is measured here (docs/observability.md: OTEL_BSP_MAX_QUEUE_SIZE).
-          batch: { maxQueueSize: 100_000 },
-        });
-  const metrics = mode === "off" ? undefined : createMetrics(h.engine);
-  const detachTracing = tracing?.attach(h.engine);
-  // Wait for the tracing worker to be up (it answers a flush): its start-up, about 0.4 s of CPU, must
-  // not land in another configuration's burst.
-  await tracing?.forceFlush();
-  const logDir = mkdtempSync(join(tmpdir(), "dirigent-bench-logs-"));
-  let closeLogs: (() => void) | undefined;
-  if (mode === "on+logs") {
-    const destination = pino.destination({ dest: join(logDir, "engine.log"), sync: false, minLength: 4096 });
-    attachLogging(h.engine, createLogger({ level: "info", destination }), { tracing });
-    closeLogs = () => destination.flushSync();
-  }
-  return {
-    mode,
-    h,
-    tracing,
-    metrics,
-    started: 0,
-    async close() {
-      closeLogs?.();
-      detachTracing?.();
-      metrics?.close();
-      await h.close();
-      await tracing?.shutdown();
-      rmSync(logDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** The metrics saw every run and tracing exported every span: a check that "on" measured something. */
-async function checkObserved(setup: Setup): Promise<{ spansPerRun?: number }> {
-  assertNoEngineErrors(setup.h);
-  if (setup.metrics) {
-    const text = await setup.metrics.metricsText();
-    const finished = text.match(/^dirigent_runs_finished_total\{[^}]*status="completed"[^}]*\} (\d+)/m);
-    if (Number(finished?.[1]) !== setup.started)
-      throw new Error(`${setup.mode}: metrics counted ${finished?.[1]} runs, expected ${setup.started}`);
-  }
-  if (!setup.tracing) return {};
-  const stats = setup.tracing.stats();
-  if (stats.dropped > 0 || stats.failed > 0)
-    throw new Error(`${setup.mode}: spans dropped ${stats.dropped}, failed ${stats.failed}`);
-  return { spansPerRun: stats.exported / setup.started };
+/** Round `r`'s order: rotated by r and reversed every other round, so no configuration keeps a place. */
+function orderOf<T>(items: T[], r: number): T[] {
+  const k = r % items.length;
+  const rotated = [...items.slice(k), ...items.slice(0, k)];
+  return r % 2 === 0 ? rotated : rotated.reverse();
 }
 
 async function run(ctx: BenchContext, roundsWanted?: number): Promise<BenchResult> {
-  const n = ctx.quick ? 200 : 2_000;
+  // Bursts long enough that their end (the last spans' export, about 10 ms) weighs little: a burst
+  // stands for a steady load, in which exports overlap the runs.
+  const n = ctx.quick ? 200 : 5_000;
   const warmup = ctx.quick ? 100 : 1_000;
   const rounds = roundsWanted ?? (ctx.quick ? 3 : 10);
   const sink = await startSink();
-  const setups: Setup[] = [];
+  const processes: ObservedProcess[] = [];
   const results: Round[] = [];
-  let observed: { spansPerRun?: number } = {};
+  let spansPerRun: number | undefined;
   try {
-    for (const mode of MODES) setups.push(await openSetup(ctx, mode, sink.url));
-    for (const setup of setups) await burst(setup, warmup);
-    for (let r = 0; r < rounds; r++) {
-      // Alternate the order so drift on a shared machine does not favour one configuration.
-      const order = r % 2 === 0 ? setups : [...setups].reverse();
-      const line: string[] = [];
-      for (const setup of order) {
-        const { wallMs, cpuMs, mainBusyMs, tailMs } = await burst(setup, n);
-        const result = {
-          mode: setup.mode,
-          wfPerS: n / (wallMs / 1000),
-          cpuUsPerRun: (cpuMs * 1000) / n,
-          mainBusyUsPerRun: (mainBusyMs * 1000) / n,
-          tailMs,
+    for (const mode of MODES) {
+      for (let instance = 0; instance < INSTANCES[mode]; instance++) {
+        const setup: ObservedSetup = {
+          mode,
+          instance,
+          store: ctx.store,
+          pgUrl: ctx.pgUrl,
+          coldWal: ctx.coldWal,
+          sinkUrl: sink.url,
+          sampledRatio: SAMPLED_RATIO,
         };
-        results.push(result);
-        line.push(`${setup.mode} ${round(result.wfPerS, 0)} wf/s`);
+        processes.push(new ObservedProcess(mode, instance, setup));
+      }
+    }
+    for (const p of processes) await p.ask(); // "ready"
+    for (const p of processes) await p.burst(warmup);
+    for (let r = 0; r < rounds; r++) {
+      const line: string[] = [];
+      for (const p of orderOf(processes, r)) {
+        await settle();
+        const figures = await p.burst(n);
+        results.push({ mode: p.mode, instance: p.instance, round: r, ...figures });
+        line.push(`${p.mode}${p.instance ? ` #${p.instance + 1}` : ""} ${round(figures.wfPerS, 0)} wf/s`);
       }
       ctx.log(`round ${r + 1}/${rounds}: ${line.join(", ")}`);
     }
-    observed = await checkObserved(setups.find((s) => s.mode === "on")!);
-    for (const setup of setups) if (setup.mode !== "on") await checkObserved(setup);
+    for (const p of processes) {
+      const m = await p.ask({ type: "check" });
+      if (p.mode === "on" && m.type === "checked") spansPerRun = m.spansPerRun;
+    }
   } finally {
-    for (const setup of setups) await setup.close();
+    for (const p of processes) p.close();
     sink.child.kill();
   }
   const of = (mode: Mode) => results.filter((r) => r.mode === mode);
-  const med = (mode: Mode) => median(of(mode).map((r) => r.wfPerS));
-  const cpu = (mode: Mode) => median(of(mode).map((r) => r.cpuUsPerRun));
-  const busy = (mode: Mode) => median(of(mode).map((r) => r.mainBusyUsPerRun));
-  // Per round, the cost of a configuration against the "off" burst of the same round.
-  const costs = (mode: Mode) => of(mode).map((r, i) => 1 - r.wfPerS / of("off")[i].wfPerS);
+  /** A mode's figure in each round: the mean over its processes. */
+  const perRound = (mode: Mode, figure: (r: Round) => number) =>
+    Array.from({ length: rounds }, (_, i) => {
+      const inRound = of(mode).filter((r) => r.round === i);
+      return inRound.reduce((sum, r) => sum + figure(r), 0) / inRound.length;
+    });
+  const med = (mode: Mode) => median(perRound(mode, (r) => r.wfPerS));
+  const cpu = (mode: Mode) => median(perRound(mode, (r) => r.cpuUsPerRun));
+  // Per round, the cost of a configuration against "off" in the same round.
+  const costsOf = (mode: Mode, figure: (r: Round) => number) => {
+    const off = perRound("off", figure);
+    return perRound(mode, figure).map((v, i) => 1 - v / off[i]);
+  };
+  const costs = (mode: Mode) => costsOf(mode, (r) => r.wfPerS);
+  const noiseFloor = round(
+    median(
+      Array.from({ length: rounds }, (_, i) => {
+        const [a, b] = of("off").filter((r) => r.round === i);
+        return 1 - b.wfPerS / a.wfPerS;
+      }),
+    ),
+  );
+  const perThread = (mode: Mode, field: "mainCpuUsPerRun" | "mainWaitUsPerRun" | "otherCpuUsPerRun") =>
+    results[0][field] === undefined ? null : round(median(perRound(mode, (r) => r[field]!)), 1);
+  const threadFields: Record<string, number | null> = {};
+  for (const mode of MODES) {
+    const key = mode.replace(/\W/g, "_");
+    threadFields[`engine_thread_cpu_us_per_run_${key}`] = perThread(mode, "mainCpuUsPerRun");
+    threadFields[`engine_thread_wait_us_per_run_${key}`] = perThread(mode, "mainWaitUsPerRun");
+    threadFields[`other_threads_cpu_us_per_run_${key}`] = perThread(mode, "otherCpuUsPerRun");
+  }
   const cost = (mode: Mode) => round(median(costs(mode)));
+  const costToFinish = (mode: Mode) => round(median(costsOf(mode, (r) => r.wfPerSToFinish)));
   return {
     bench: "observability-cost",
     store: ctx.store,
@@ -226,19 +225,19 @@ async function run(ctx: BenchContext, roundsWanted?: number): Promise<BenchResul
     p50_ms: null,
     p95_ms: null,
     p99_ms: null,
-    rss_mb: round(rssMb(), 1),
+    rss_mb: round(median(perRound("on", (r) => r.rssMb)), 1),
     throughput_off_wf_s: round(med("off"), 1),
     throughput_on_wf_s: round(med("on"), 1),
     cost_ratio: cost("on"),
     cost_ratio_each_round: costs("on").map((c) => round(c)),
     cost_ratio_of_medians: round(1 - med("on") / med("off")),
+    cost_ratio_to_last_finish: costToFinish("on"),
     cpu_us_per_run_off: round(cpu("off"), 1),
     cpu_us_per_run_on: round(cpu("on"), 1),
     cpu_cost_ratio: round(cpu("on") / cpu("off") - 1),
-    main_thread_busy_us_per_run_off: round(busy("off"), 1),
-    main_thread_busy_us_per_run_on: round(busy("on"), 1),
-    main_thread_cost_ratio: round(busy("on") / busy("off") - 1),
-    export_tail_ms_on: round(median(of("on").map((r) => r.tailMs)), 1),
+    ...threadFields,
+    export_tail_ms_on: round(median(perRound("on", (r) => r.tailMs)), 1),
+    cost_ratio_off_against_off: noiseFloor,
     cost_ratio_metrics_only: cost("metrics"),
     cost_ratio_sampled: cost("on-sampled"),
     cpu_cost_ratio_sampled: round(cpu("on-sampled") / cpu("off") - 1),
@@ -246,7 +245,7 @@ async function run(ctx: BenchContext, roundsWanted?: number): Promise<BenchResul
     cost_ratio_with_logs: cost("on+logs"),
     cpu_cost_ratio_with_logs: round(cpu("on+logs") / cpu("off") - 1),
     rounds,
-    spans_per_run_exported: round(observed.spansPerRun ?? 0, 2),
+    spans_per_run_exported: round(spansPerRun ?? 0, 2),
     spans_per_run_expected: SPANS_PER_RUN,
   };
 }
@@ -259,8 +258,14 @@ export const observabilityCost: Benchmark = {
   explain: (r) =>
     `off ${r.throughput_off_wf_s} wf/s, on ${r.throughput_on_wf_s} wf/s (cost each round ${(r.cost_ratio_each_round as number[]).join(" / ")}; of the medians ${r.cost_ratio_of_medians}); ` +
     `CPU per run (all threads) ${r.cpu_us_per_run_off} → ${r.cpu_us_per_run_on} µs (+${r.cpu_cost_ratio}); ` +
-    `engine thread busy per run ${r.main_thread_busy_us_per_run_off} → ${r.main_thread_busy_us_per_run_on} µs (+${r.main_thread_cost_ratio}); ` +
-    `last export ${r.export_tail_ms_on} ms after the last finish; ` +
+    (r.engine_thread_cpu_us_per_run_off === null
+      ? ""
+      : `per run, engine thread on CPU / waiting for one / other threads on CPU (µs): ${MODES.map((m) => {
+          const k = m.replace(/\W/g, "_");
+          return `${m} ${r[`engine_thread_cpu_us_per_run_${k}`]}/${r[`engine_thread_wait_us_per_run_${k}`]}/${r[`other_threads_cpu_us_per_run_${k}`]}`;
+        }).join(", ")}; `) +
+    `last export ${r.export_tail_ms_on} ms after the last finish (cost counted to the last finish: ${r.cost_ratio_to_last_finish}); ` +
+    `noise floor ("off" against itself): ${r.cost_ratio_off_against_off}; ` +
     `metrics alone: cost ${r.cost_ratio_metrics_only}; ` +
     `${r.sample_ratio_sampled} of runs traced: cost ${r.cost_ratio_sampled} (CPU +${r.cpu_cost_ratio_sampled}); ` +
     `with info logs: cost ${r.cost_ratio_with_logs} (CPU +${r.cpu_cost_ratio_with_logs}); ` +
