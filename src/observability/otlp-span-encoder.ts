@@ -19,17 +19,30 @@ import { BoundedMap } from "./bounded.js";
 import { ProtobufBuffer, WIRE } from "./protobuf-buffer.js";
 import { ATTR, spanName } from "./span-attributes.js";
 import { CLAIM_FLAG, COLUMN, SPAN_STATUS, SPAN_TYPE, type SpanColumns } from "./span-records.js";
-import { deriveSpanId, runDigestBytes } from "./trace-context.js";
+import { derivePartSpanId, runDigestBytes } from "./trace-context.js";
 
 /** Span.flags: the trace flags, and "is_remote is known" (0x100); the SDK's value for local parents. */
 const SPAN_FLAGS = TraceFlags.SAMPLED | 0x100;
 /** Bytes an average span takes, to size a request's buffer once. */
 const BYTES_PER_SPAN = 320;
+/**
+ * Encoded names and attributes kept per table (span names, workflow and step names): they come from
+ * code, so few; past this many distinct values (a step named after a loop index) new ones are encoded
+ * each time instead of kept.
+ */
+const MAX_CACHED = 4_096;
+/** The first character of a derived span id's part (trace-context.ts runSpanId). */
+const PART = { claim: 0x63, step: 0x73, task: 0x74 } as const;
 
-/** A run's ids as bytes, and the span id of the claim last seen (spans of one claim come together). */
+/**
+ * A run's ids as bytes, its run id attribute encoded, and the span id of the claim last seen (spans of
+ * one claim come together). A run's spans share all of it: made once per run, copied per span.
+ */
 interface RunIdBytes {
   /** Bytes 0..15 trace id, 16..23 root span id. */
   digest: Buffer;
+  /** The dirigent.run_id attribute as a whole Span.attributes field. */
+  runIdField: Buffer;
   fence: number;
   claimSpanId: Buffer | undefined;
 }
@@ -57,6 +70,10 @@ export class OtlpSpanEncoder {
   private readonly scopeField: Buffer;
   private readonly recent = new BoundedMap<string, RunIdBytes>(4_096);
   private readonly keys = new Map<string, Buffer>();
+  /** Span.name fields by span type, then by workflow (run, execute) or step (step, task) name. */
+  private readonly names: Map<string, Buffer>[] = [new Map(), new Map(), new Map(), new Map()];
+  /** Whole Span.attributes fields of string values, by key, then by value (workflow, step, node, status). */
+  private readonly stringFields = new Map<string, Map<string, Buffer>>();
   /** A step's or task's span id, written here and copied into the request. */
   private readonly scratchId = Buffer.allocUnsafe(8);
 
@@ -129,8 +146,9 @@ export class OtlpSpanEncoder {
       out.raw(this.claimSpanId(ids, fence), 0, 8);
       parent = ids.digest;
     } else {
-      const part = type === SPAN_TYPE.step ? `s${fence}.${seq}.${attempt}` : `t${fence}.${seq}`;
-      deriveSpanId(ids.digest, part, this.scratchId);
+      if (type === SPAN_TYPE.step)
+        derivePartSpanId(ids.digest, PART.step, fence, seq, attempt, this.scratchId);
+      else derivePartSpanId(ids.digest, PART.task, fence, seq, -1, this.scratchId);
       out.raw(this.scratchId);
       // Under the claim it was made in; a span from before any claim this process saw hangs off the run.
       parent = fence > 0 ? this.claimSpanId(ids, fence) : ids.digest;
@@ -141,8 +159,7 @@ export class OtlpSpanEncoder {
       if (parent === ids.digest) out.raw(parent, 16, 24);
       else out.raw(parent, 0, 8);
     }
-    out.tag(5, WIRE.delimited); // name
-    out.string(spanName(type, workflow, label));
+    out.raw(this.nameField(type, workflow, label));
     out.tag(6, WIRE.varint); // kind: OTLP's enum is the API's plus one (0 is "unspecified")
     out.varint((type === SPAN_TYPE.task ? SpanKind.PRODUCER : SpanKind.INTERNAL) + 1);
     out.tag(7, WIRE.fixed64); // start_time_unix_nano
@@ -151,24 +168,24 @@ export class OtlpSpanEncoder {
     out.epochNanos(end);
 
     // attributes (9), in the order span-writer.ts's attributesOf gives them
-    this.attribute(out, 9, ATTR.runId, runId);
-    this.attribute(out, 9, ATTR.workflow, workflow);
+    out.raw(ids.runIdField);
+    out.raw(this.stringField(ATTR.workflow, workflow));
     if (type === SPAN_TYPE.step) {
-      this.attribute(out, 9, ATTR.step, label);
+      out.raw(this.stringField(ATTR.step, label));
       this.attribute(out, 9, ATTR.seq, seq);
       this.attribute(out, 9, ATTR.attempt, attempt);
       if (detail?.retryDelayMs !== undefined) this.attribute(out, 9, ATTR.retryDelayMs, detail.retryDelayMs);
     } else if (type === SPAN_TYPE.execute) {
       this.attribute(out, 9, ATTR.fence, fence);
       this.attribute(out, 9, ATTR.replay, (attempt & CLAIM_FLAG.replay) !== 0);
-      this.attribute(out, 9, ATTR.node, label);
+      out.raw(this.stringField(ATTR.node, label));
       if (attempt & CLAIM_FLAG.takeoverKnown)
         this.attribute(out, 9, ATTR.takeover, (attempt & CLAIM_FLAG.takeover) !== 0);
     } else if (type === SPAN_TYPE.task) {
-      this.attribute(out, 9, ATTR.step, label);
+      out.raw(this.stringField(ATTR.step, label));
       this.attribute(out, 9, ATTR.seq, seq);
       if (detail?.queue) this.attribute(out, 9, ATTR.queue, detail.queue);
-    } else this.attribute(out, 9, ATTR.status, label);
+    } else out.raw(this.stringField(ATTR.status, label));
     if (detail?.endedBy) this.attribute(out, 9, ATTR.ended, detail.endedBy);
     const error = detail?.error;
     if (error?.code) this.attribute(out, 9, ATTR.errorCode, error.code);
@@ -234,7 +251,12 @@ export class OtlpSpanEncoder {
   private idsOf(runId: string): RunIdBytes {
     let ids = this.recent.get(runId);
     if (!ids) {
-      ids = { digest: runDigestBytes(runId, this.namespace), fence: 0, claimSpanId: undefined };
+      ids = {
+        digest: runDigestBytes(runId, this.namespace),
+        runIdField: this.encodeField(ATTR.runId, runId),
+        fence: 0,
+        claimSpanId: undefined,
+      };
       this.recent.set(runId, ids);
     }
     return ids;
@@ -244,9 +266,42 @@ export class OtlpSpanEncoder {
     if (ids.fence !== fence || !ids.claimSpanId) {
       ids.fence = fence;
       ids.claimSpanId ??= Buffer.allocUnsafe(8);
-      deriveSpanId(ids.digest, `c${fence}`, ids.claimSpanId);
+      derivePartSpanId(ids.digest, PART.claim, fence, -1, -1, ids.claimSpanId);
     }
     return ids.claimSpanId;
+  }
+
+  /** The Span.name field (5) of a span, encoded once per name. */
+  private nameField(type: number, workflow: string, label: string): Buffer {
+    const byName = this.names[type];
+    const key = type === SPAN_TYPE.run || type === SPAN_TYPE.execute ? workflow : label;
+    let field = byName.get(key);
+    if (!field) {
+      const b = new ProtobufBuffer(key.length + 16);
+      b.tag(5, WIRE.delimited);
+      b.string(spanName(type, workflow, label));
+      field = Buffer.from(b.finish());
+      if (byName.size < MAX_CACHED) byName.set(key, field);
+    }
+    return field;
+  }
+
+  /** A string attribute as a whole Span.attributes field (9), encoded once per key and value. */
+  private stringField(key: string, value: string): Buffer {
+    let byValue = this.stringFields.get(key);
+    if (!byValue) this.stringFields.set(key, (byValue = new Map()));
+    let field = byValue.get(value);
+    if (!field) {
+      field = this.encodeField(key, value);
+      if (byValue.size < MAX_CACHED) byValue.set(value, field);
+    }
+    return field;
+  }
+
+  private encodeField(key: string, value: string): Buffer {
+    const b = new ProtobufBuffer(key.length + value.length * 3 + 16);
+    this.attribute(b, 9, key, value);
+    return Buffer.from(b.finish());
   }
 
   /** A KeyValue's tag, length placeholder and key, encoded once per key. */

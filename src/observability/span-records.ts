@@ -82,17 +82,46 @@ export class SpanBatch implements SpanColumns {
   }
 
   add(r: SpanRecord): void {
+    this.push(
+      r.type,
+      r.runId,
+      r.workflow,
+      r.label,
+      r.seq,
+      r.fence,
+      r.attempt,
+      r.start,
+      r.end,
+      r.status,
+      r.detail,
+    );
+  }
+
+  /** A span given field by field (SpanRecord's fields, in its order): the engine's thread makes no record. */
+  push(
+    type: SpanType,
+    runId: string,
+    workflow: string,
+    label: string,
+    seq: number,
+    fence: number,
+    attempt: number,
+    start: number,
+    end: number,
+    status: SpanStatus,
+    detail: SpanDetail | undefined,
+  ): void {
     const i = this.count++;
     const n = i * INTS;
-    this.ints[n] = r.type;
-    this.ints[n + 1] = r.seq;
-    this.ints[n + 2] = r.fence;
-    this.ints[n + 3] = r.attempt;
-    this.ints[n + 4] = r.status;
-    this.times[i * TIMES] = r.start;
-    this.times[i * TIMES + 1] = r.end;
-    this.strings.push(r.runId, r.workflow, r.label);
-    if (r.detail) (this.details ??= [])[i] = r.detail;
+    this.ints[n] = type;
+    this.ints[n + 1] = seq;
+    this.ints[n + 2] = fence;
+    this.ints[n + 3] = attempt;
+    this.ints[n + 4] = status;
+    this.times[i * TIMES] = start;
+    this.times[i * TIMES + 1] = end;
+    this.strings.push(runId, workflow, label);
+    if (detail) (this.details ??= [])[i] = detail;
   }
 }
 

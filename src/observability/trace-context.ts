@@ -70,15 +70,68 @@ export function runDigestBytes(runId: string, namespace = ""): Buffer {
  * span cost the tracing worker a third of its encoding time.
  */
 export function deriveSpanId(digest: Uint8Array, part: string, into: Uint8Array): void {
-  let a = (digest[24] | (digest[25] << 8) | (digest[26] << 16) | (digest[27] << 24)) >>> 0;
-  let b = (digest[28] | (digest[29] << 8) | (digest[30] << 16) | (digest[31] << 24)) >>> 0;
-  for (let i = 0; i < part.length; i++) {
-    const c = part.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c ^ (a >>> 16), 0x5bd1e995);
+  seedLanes(digest);
+  for (let i = 0; i < part.length; i++) feed(part.charCodeAt(i));
+  finishLanes(into);
+}
+
+/**
+ * deriveSpanId of the part `<kind><n1>[.<n2>[.<n3>]]` (n2, n3 left out when negative), without making
+ * the string: the tracing worker derives one per span. `kind` is a character code ("c", "s", "t").
+ */
+export function derivePartSpanId(
+  digest: Uint8Array,
+  kind: number,
+  n1: number,
+  n2: number,
+  n3: number,
+  into: Uint8Array,
+): void {
+  seedLanes(digest);
+  feed(kind);
+  feedInteger(n1);
+  if (n2 >= 0) {
+    feed(DOT);
+    feedInteger(n2);
+    if (n3 >= 0) {
+      feed(DOT);
+      feedInteger(n3);
+    }
   }
-  a = avalanche(a ^ Math.imul(part.length, 0x9e3779b9) ^ b);
-  b = avalanche(b ^ a);
+  finishLanes(into);
+}
+
+const DOT = 0x2e;
+// The two lanes and the characters taken in, between seedLanes and finishLanes (one thread, no awaits).
+let laneA = 0;
+let laneB = 0;
+let taken = 0;
+
+function seedLanes(digest: Uint8Array): void {
+  laneA = (digest[24] | (digest[25] << 8) | (digest[26] << 16) | (digest[27] << 24)) >>> 0;
+  laneB = (digest[28] | (digest[29] << 8) | (digest[30] << 16) | (digest[31] << 24)) >>> 0;
+  taken = 0;
+}
+
+function feed(c: number): void {
+  laneA = Math.imul(laneA ^ c, 0x01000193);
+  laneB = Math.imul(laneB ^ c ^ (laneA >>> 16), 0x5bd1e995);
+  taken++;
+}
+
+/** An integer's decimal characters, as `${n}` writes them. */
+function feedInteger(n: number): void {
+  if (n < 0) {
+    feed(0x2d); // "-"
+    n = -n;
+  }
+  if (n >= 10) feedInteger(Math.floor(n / 10));
+  feed(0x30 + (n % 10));
+}
+
+function finishLanes(into: Uint8Array): void {
+  const a = avalanche(laneA ^ Math.imul(taken, 0x9e3779b9) ^ laneB);
+  let b = avalanche(laneB ^ a);
   // An all-zero span id is invalid in W3C trace context; one in 2^64, but never write it.
   if (a === 0 && b === 0) b = 1;
   into[0] = a >>> 24;

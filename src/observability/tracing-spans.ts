@@ -172,19 +172,19 @@ export class RunSpans {
     const { traceId, rootSpanId } = ids;
     if (!s.sampled) return traceparentOf(traceId, rootSpanId, false);
     const now = preciseNow();
-    this.sink.add({
-      type: SPAN_TYPE.task,
-      runId: call.runId,
-      workflow: call.workflow,
-      label: call.name,
-      seq: call.seq,
-      fence: s.fence,
-      attempt: 0,
-      start: now,
-      end: now,
-      status: SPAN_STATUS.unset,
-      detail: call.queue ? { queue: call.queue } : undefined,
-    });
+    this.sink.span(
+      SPAN_TYPE.task,
+      call.runId,
+      call.workflow,
+      call.name,
+      call.seq,
+      s.fence,
+      0,
+      now,
+      now,
+      SPAN_STATUS.unset,
+      call.queue ? { queue: call.queue } : undefined,
+    );
     return traceparentOf(traceId, this.ids.task(ids, s.fence, call.seq), true);
   }
 
@@ -240,19 +240,19 @@ export class RunSpans {
   private endAttempt(s: RunState, open: OpenAttempt, status: SpanStatus, detail?: SpanDetail): void {
     s.open.delete(open.seq);
     if (this.keepEnded) this.ended.set(`${s.runId}:${open.seq}`, open);
-    this.sink.add({
-      type: SPAN_TYPE.step,
-      runId: s.runId,
-      workflow: s.workflow,
-      label: open.name,
-      seq: open.seq,
-      fence: open.fence,
-      attempt: open.attempt,
-      start: open.start,
-      end: preciseNow(),
+    this.sink.span(
+      SPAN_TYPE.step,
+      s.runId,
+      s.workflow,
+      open.name,
+      open.seq,
+      open.fence,
+      open.attempt,
+      open.start,
+      preciseNow(),
       status,
       detail,
-    });
+    );
   }
 
   private claimed(engine: Engine, e: EngineEventMap["run:claimed"]): void {
@@ -279,19 +279,19 @@ export class RunSpans {
     s.claimStart = 0;
     const detail: SpanDetail | undefined =
       endedBy || error ? { endedBy, error: error && errorOf(error) } : undefined;
-    this.sink.add({
-      type: SPAN_TYPE.execute,
-      runId: s.runId,
-      workflow: s.workflow,
-      label: s.claimNode,
-      seq: 0,
-      fence: s.fence,
-      attempt: s.claimFlags,
+    this.sink.span(
+      SPAN_TYPE.execute,
+      s.runId,
+      s.workflow,
+      s.claimNode,
+      0,
+      s.fence,
+      s.claimFlags,
       start,
-      end: preciseNow(),
+      preciseNow(),
       status,
       detail,
-    });
+    );
   }
 
   private finished(engine: Engine, e: EngineEventMap["run:finished"]): void {
@@ -328,19 +328,19 @@ export class RunSpans {
     endTime: number,
   ): void {
     const failed = status === "failed" && error !== undefined;
-    this.sink.add({
-      type: SPAN_TYPE.run,
-      runId: s.runId,
-      workflow: s.workflow,
-      label: status,
-      seq: 0,
-      fence: 0,
-      attempt: 0,
-      start: startTime,
-      end: Math.max(endTime, startTime),
-      status: failed ? SPAN_STATUS.error : status === "completed" ? SPAN_STATUS.ok : SPAN_STATUS.unset,
-      detail: failed ? { error: errorOf(error) } : undefined,
-    });
+    this.sink.span(
+      SPAN_TYPE.run,
+      s.runId,
+      s.workflow,
+      status,
+      0,
+      0,
+      0,
+      startTime,
+      Math.max(endTime, startTime),
+      failed ? SPAN_STATUS.error : status === "completed" ? SPAN_STATUS.ok : SPAN_STATUS.unset,
+      failed ? { error: errorOf(error) } : undefined,
+    );
   }
 }
 

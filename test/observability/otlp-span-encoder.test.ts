@@ -15,7 +15,14 @@ import {
   type SpanRecord,
 } from "../../src/observability/span-records.js";
 import { SpanWriter } from "../../src/observability/span-writer.js";
-import { runRootSpanId, runSpanId, runTraceId } from "../../src/observability/trace-context.js";
+import {
+  derivePartSpanId,
+  deriveSpanId,
+  runDigestBytes,
+  runRootSpanId,
+  runSpanId,
+  runTraceId,
+} from "../../src/observability/trace-context.js";
 
 const T0 = Date.UTC(2026, 11, 5, 10, 30, 0) + 0.123456789;
 
@@ -177,6 +184,58 @@ describe("OtlpSpanEncoder", () => {
     assert.ok(body.includes(runRootSpanId("order-1")));
     assert.ok(body.includes(runSpanId("order-1", "c3")));
     assert.ok(body.includes(runSpanId("order-1", "s3.1.1")));
+  });
+
+  it("derives a span's id from numbers as from its part string, multi-digit numbers included", () => {
+    const digest = runDigestBytes("order-7");
+    const fromString = Buffer.alloc(8);
+    const fromNumbers = Buffer.alloc(8);
+    for (const fence of [0, 1, 9, 10, 123]) {
+      for (const seq of [0, 7, 10, 99, 100, 4_321]) {
+        for (const attempt of [0, 1, 12]) {
+          deriveSpanId(digest, `s${fence}.${seq}.${attempt}`, fromString);
+          derivePartSpanId(digest, 0x73, fence, seq, attempt, fromNumbers);
+          assert.ok(fromNumbers.equals(fromString), `s${fence}.${seq}.${attempt}`);
+        }
+        deriveSpanId(digest, `t${fence}.${seq}`, fromString);
+        derivePartSpanId(digest, 0x74, fence, seq, -1, fromNumbers);
+        assert.ok(fromNumbers.equals(fromString), `t${fence}.${seq}`);
+      }
+      deriveSpanId(digest, `c${fence}`, fromString);
+      derivePartSpanId(digest, 0x63, fence, -1, -1, fromNumbers);
+      assert.ok(fromNumbers.equals(fromString), `c${fence}`);
+    }
+  });
+
+  it("encodes names past its cache of encoded names the same as those kept", () => {
+    // Step names past the cache's bound (a step named after a loop index) are encoded each time.
+    const step = (label: string): SpanRecord => ({
+      type: SPAN_TYPE.step,
+      runId: "loop-1",
+      workflow: "loop",
+      label,
+      seq: 1,
+      fence: 1,
+      attempt: 1,
+      start: T0,
+      end: T0 + 1,
+      status: SPAN_STATUS.ok,
+    });
+    const config: ExportConfig = { exporter: "console" };
+    const fresh = encode(config, [step("item-9999")]);
+    const encoder = new OtlpSpanEncoder({ resource: resourceAttributes(config), scopeName: SCOPE_NAME });
+    const batch = new SpanBatch();
+    for (let i = 0; i < 5_000; i++) {
+      batch.add(step(`item-${i}`));
+      if (batch.full) {
+        encoder.encode([{ columns: batch, from: 0, to: batch.count }]);
+        batch.count = 0;
+        batch.strings.length = 0;
+      }
+    }
+    const once = new SpanBatch();
+    once.add(step("item-9999"));
+    assert.ok(encoder.encode([{ columns: once, from: 0, to: 1 }]).equals(fresh));
   });
 });
 
