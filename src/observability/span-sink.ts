@@ -7,10 +7,8 @@ import { createRecordWriter } from "./record-writer.js";
 import {
   SpanBatch,
   type SpanColumns,
-  type SpanDetail,
+  type SpanFieldsWriter,
   type SpanRecord,
-  type SpanStatus,
-  type SpanType,
   transferList,
 } from "./span-records.js";
 import { SpanWriter } from "./span-writer.js";
@@ -25,22 +23,10 @@ export interface TracingStats {
 
 export interface SpanSink {
   /**
-   * A finished span, field by field (SpanRecord's fields in its order): on the usual path it goes into
-   * the batch's columns with no object made for it, so it leaves the engine's heap nothing to collect.
+   * A finished span, field by field: on the usual path it goes into the batch's columns with no object
+   * made for it, so it leaves the engine's heap nothing to collect.
    */
-  span(
-    type: SpanType,
-    runId: string,
-    workflow: string,
-    label: string,
-    seq: number,
-    fence: number,
-    attempt: number,
-    start: number,
-    end: number,
-    status: SpanStatus,
-    detail: SpanDetail | undefined,
-  ): void;
+  readonly span: SpanFieldsWriter;
   /** Every span added before the call has been handed to the exporter and the exporter flushed. */
   flush(): Promise<void>;
   shutdown(): Promise<void>;
@@ -78,7 +64,7 @@ export function createSpanSink(config: ExportConfig, onError: (error: Error) => 
   return new WorkerSink(config, onError);
 }
 
-type SpanFields = Parameters<SpanSink["span"]>;
+type SpanFields = Parameters<SpanFieldsWriter>;
 
 /** The record of a span given field by field, for the paths that build SDK spans (rare). */
 function recordOf([
@@ -107,11 +93,11 @@ class InThreadSink implements SpanSink {
     this.writer = new SpanWriter(config);
   }
 
-  span(...fields: SpanFields): void {
+  readonly span: SpanFieldsWriter = (...fields) => {
     if (this.closed) return;
     this.recorded++;
     this.writer.write(recordOf(fields));
-  }
+  };
 
   flush(): Promise<void> {
     return this.writer.forceFlush();
@@ -173,19 +159,19 @@ class WorkerSink implements SpanSink {
     });
   }
 
-  span(
-    type: SpanType,
-    runId: string,
-    workflow: string,
-    label: string,
-    seq: number,
-    fence: number,
-    attempt: number,
-    start: number,
-    end: number,
-    status: SpanStatus,
-    detail: SpanDetail | undefined,
-  ): void {
+  readonly span: SpanFieldsWriter = (
+    type,
+    runId,
+    workflow,
+    label,
+    seq,
+    fence,
+    attempt,
+    start,
+    end,
+    status,
+    detail,
+  ) => {
     if (this.fallback) {
       this.recorded++;
       this.fallback.write(
@@ -204,7 +190,7 @@ class WorkerSink implements SpanSink {
       this.posting = true;
       setTimeout(this.post, POST_DELAY_MS).unref();
     }
-  }
+  };
 
   async flush(): Promise<void> {
     if (this.fallback) return this.fallback.forceFlush();
