@@ -219,6 +219,9 @@ await whenPostgres("self-fencing on PostgreSQL", () => {
           workflows: [make(nodeId)],
           leaseMs: lease,
           pollIntervalMs: 100,
+          // A claims expired runs too, its own included (it would adopt the new fence and keep its
+          // hanging step); with one run at most, A claims nothing while its step runs, so B gets it.
+          ...(nodeId === "a" ? { maxConcurrentRuns: 1 } : {}),
         }),
       );
       const lost: EngineEventMap["run:lease-lost"][] = [];
@@ -228,11 +231,13 @@ await whenPostgres("self-fencing on PostgreSQL", () => {
         const { runId } = await a.startRun("taken", null);
         await until(() => began.length === 1, "A's step to begin");
         const writesBefore = a.stats().writes;
-        // A's lease runs out (as if it had stalled), B takes the run over and ends it.
+        // B is up (claiming every 100 ms) before A's lease runs out (as if A had stalled): B takes the
+        // run over and ends it. (Once, in a full CI run, B did not finish the run within 10 s; the
+        // likeliest cause was A claiming its own expired run first, which maxConcurrentRuns now stops.)
+        await b.start();
         await withAdmin((c) =>
           c.query(`UPDATE ${schema}.runs SET lease_expires_at = 0 WHERE run_id = $1`, [runId]),
         );
-        await b.start();
         const done = await b.waitForFinish(runId, 10_000);
         assert.equal(done.output, "by b");
         const finishedAt = performance.now();
