@@ -19,7 +19,7 @@ import { BoundedMap } from "./bounded.js";
 import { ProtobufBuffer, WIRE } from "./protobuf-buffer.js";
 import { ATTR, spanName } from "./span-attributes.js";
 import { CLAIM_FLAG, COLUMN, SPAN_STATUS, SPAN_TYPE, type SpanColumns } from "./span-records.js";
-import { derivePartSpanId, runDigestBytes } from "./trace-context.js";
+import { derivePartSpanId, runDigestBytes, SPAN_PART } from "./trace-context.js";
 
 /** Span.flags: the trace flags, and "is_remote is known" (0x100); the SDK's value for local parents. */
 const SPAN_FLAGS = TraceFlags.SAMPLED | 0x100;
@@ -31,8 +31,6 @@ const BYTES_PER_SPAN = 320;
  * each time instead of kept.
  */
 const MAX_CACHED = 4_096;
-/** The first character of a derived span id's part (trace-context.ts runSpanId). */
-const PART = { claim: 0x63, step: 0x73, task: 0x74 } as const;
 
 /**
  * A run's ids as bytes, its run id attribute encoded, and the span id of the claim last seen (spans of
@@ -147,8 +145,8 @@ export class OtlpSpanEncoder {
       parent = ids.digest;
     } else {
       if (type === SPAN_TYPE.step)
-        derivePartSpanId(ids.digest, PART.step, fence, seq, attempt, this.scratchId);
-      else derivePartSpanId(ids.digest, PART.task, fence, seq, -1, this.scratchId);
+        derivePartSpanId(ids.digest, SPAN_PART.step, fence, seq, attempt, this.scratchId);
+      else derivePartSpanId(ids.digest, SPAN_PART.task, fence, seq, -1, this.scratchId);
       out.raw(this.scratchId);
       // Under the claim it was made in; a span from before any claim this process saw hangs off the run.
       parent = fence > 0 ? this.claimSpanId(ids, fence) : ids.digest;
@@ -266,7 +264,7 @@ export class OtlpSpanEncoder {
     if (ids.fence !== fence || !ids.claimSpanId) {
       ids.fence = fence;
       ids.claimSpanId ??= Buffer.allocUnsafe(8);
-      derivePartSpanId(ids.digest, PART.claim, fence, -1, -1, ids.claimSpanId);
+      derivePartSpanId(ids.digest, SPAN_PART.claim, fence, -1, -1, ids.claimSpanId);
     }
     return ids.claimSpanId;
   }

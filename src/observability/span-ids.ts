@@ -1,5 +1,5 @@
 // The ids of a run's spans, all derived from the run id: the same on every node and in every thread.
-import { runDigestBytes, spanIdHex } from "./trace-context.js";
+import { partSpanIdHex, runDigestBytes, SPAN_PART } from "./trace-context.js";
 
 /** The trace id and root span id of a run, and its digest, from which its other span ids derive. */
 export interface RunIds {
@@ -19,16 +19,16 @@ export class SpanIds {
 
   /** The claim span ("execute") of the claim with this fence. */
   claim(ids: RunIds, fence: number): string {
-    return spanIdHex(ids.digest, `c${fence}`);
+    return partSpanIdHex(ids.digest, SPAN_PART.claim, fence);
   }
 
   /** A step attempt made under the claim with this fence. */
   attempt(ids: RunIds, fence: number, seq: number, attempt: number): string {
-    return spanIdHex(ids.digest, `s${fence}.${seq}.${attempt}`);
+    return partSpanIdHex(ids.digest, SPAN_PART.step, fence, seq, attempt);
   }
 
   /** The PRODUCER span of a task queued under the claim with this fence. */
   task(ids: RunIds, fence: number, seq: number): string {
-    return spanIdHex(ids.digest, `t${fence}.${seq}`);
+    return partSpanIdHex(ids.digest, SPAN_PART.task, fence, seq);
   }
 }

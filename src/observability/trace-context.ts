@@ -44,13 +44,18 @@ export function runRootSpanContext(runId: string, sampled: boolean, namespace = 
  * builds spans compute them, and the engine's thread only when a call or a log line needs one.
  */
 export function runSpanId(runId: string, part: string, namespace = ""): string {
-  return spanIdHex(runDigestBytes(runId, namespace), part);
+  const id = Buffer.allocUnsafe(8);
+  deriveSpanId(runDigestBytes(runId, namespace), part, id);
+  return id.toString("hex");
 }
 
-/** runSpanId from the run's digest (runDigestBytes), for a caller that keeps it. */
-export function spanIdHex(digest: Uint8Array, part: string): string {
+/** The first character of a part (runSpanId), as derivePartSpanId takes it. */
+export const SPAN_PART = { claim: 0x63, step: 0x73, task: 0x74 } as const;
+
+/** derivePartSpanId as hex, from the run's digest (runDigestBytes), for a caller that keeps it. */
+export function partSpanIdHex(digest: Uint8Array, kind: number, n1: number, n2 = -1, n3 = -1): string {
   const id = Buffer.allocUnsafe(8);
-  deriveSpanId(digest, part, id);
+  derivePartSpanId(digest, kind, n1, n2, n3, id);
   return id.toString("hex");
 }
 

@@ -22,6 +22,7 @@ import {
   runRootSpanId,
   runSpanId,
   runTraceId,
+  SPAN_PART,
 } from "../../src/observability/trace-context.js";
 
 const T0 = Date.UTC(2026, 11, 5, 10, 30, 0) + 0.123456789;
@@ -194,15 +195,15 @@ describe("OtlpSpanEncoder", () => {
       for (const seq of [0, 7, 10, 99, 100, 4_321]) {
         for (const attempt of [0, 1, 12]) {
           deriveSpanId(digest, `s${fence}.${seq}.${attempt}`, fromString);
-          derivePartSpanId(digest, 0x73, fence, seq, attempt, fromNumbers);
+          derivePartSpanId(digest, SPAN_PART.step, fence, seq, attempt, fromNumbers);
           assert.ok(fromNumbers.equals(fromString), `s${fence}.${seq}.${attempt}`);
         }
         deriveSpanId(digest, `t${fence}.${seq}`, fromString);
-        derivePartSpanId(digest, 0x74, fence, seq, -1, fromNumbers);
+        derivePartSpanId(digest, SPAN_PART.task, fence, seq, -1, fromNumbers);
         assert.ok(fromNumbers.equals(fromString), `t${fence}.${seq}`);
       }
       deriveSpanId(digest, `c${fence}`, fromString);
-      derivePartSpanId(digest, 0x63, fence, -1, -1, fromNumbers);
+      derivePartSpanId(digest, SPAN_PART.claim, fence, -1, -1, fromNumbers);
       assert.ok(fromNumbers.equals(fromString), `c${fence}`);
     }
   });
