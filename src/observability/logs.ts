@@ -3,6 +3,7 @@ import type { ErrorInfo } from "../core/types.js";
 import type { Engine } from "../runtime/engine.js";
 import { prettyLines } from "./pretty-log.js";
 import type { DirigentTracing } from "./tracing.js";
+import type { AttemptKey } from "./tracing-spans.js";
 
 export type { Logger };
 
@@ -104,13 +105,10 @@ export function attachLogging(
   options: { tracing?: DirigentTracing } = {},
 ): () => void {
   const tracing = options.tracing?.enabled ? options.tracing : undefined;
-  const trace = (runId: string, seq?: number) => {
-    if (!tracing) return {};
-    const spanId = seq === undefined ? undefined : tracing.spanIdOf(runId, seq);
-    return spanId
-      ? { trace_id: tracing.traceIdOf(runId), span_id: spanId }
-      : { trace_id: tracing.traceIdOf(runId) };
-  };
+  const trace = (runId: string) => (tracing ? { trace_id: tracing.traceIdOf(runId) } : {});
+  /** A step event's trace fields: the attempt's own span, derived from what the event carries. */
+  const traceOfAttempt = (a: AttemptKey) =>
+    tracing ? { trace_id: tracing.traceIdOf(a.runId), span_id: tracing.attemptSpanId(a) } : {};
   const offs = [
     engine.events.on("run:created", ({ runId, workflow }) => {
       logger.info({ runId, workflow, ...trace(runId) }, "run created");
@@ -143,23 +141,27 @@ export function attachLogging(
       else logger.info(fields, `run ${status}`);
     }),
     // Debug lines are checked first: building their fields (and trace ids) per step costs when unused.
-    engine.events.on("step:started", ({ runId, seq, name, attempt }) => {
+    engine.events.on("step:started", (e) => {
       if (!logger.isLevelEnabled("debug")) return;
-      logger.debug({ runId, step: name, seq, attempt, ...trace(runId, seq) }, "step attempt started");
+      const { runId, seq, name, attempt } = e;
+      logger.debug({ runId, step: name, seq, attempt, ...traceOfAttempt(e) }, "step attempt started");
     }),
-    engine.events.on("step:completed", ({ runId, seq, name, attempt, durationMs }) => {
+    engine.events.on("step:completed", (e) => {
       if (!logger.isLevelEnabled("debug")) return;
-      logger.debug({ runId, step: name, seq, attempt, durationMs, ...trace(runId, seq) }, "step completed");
+      const { runId, seq, name, attempt, durationMs } = e;
+      logger.debug({ runId, step: name, seq, attempt, durationMs, ...traceOfAttempt(e) }, "step completed");
     }),
-    engine.events.on("step:retrying", ({ runId, seq, name, attempt, delayMs, error }) => {
+    engine.events.on("step:retrying", (e) => {
+      const { runId, seq, name, attempt, delayMs, error } = e;
       logger.warn(
-        { runId, step: name, seq, attempt, delayMs, error: errorFields(error), ...trace(runId, seq) },
+        { runId, step: name, seq, attempt, delayMs, error: errorFields(error), ...traceOfAttempt(e) },
         "step attempt failed; retrying",
       );
     }),
-    engine.events.on("step:failed", ({ runId, seq, name, attempt, error }) => {
+    engine.events.on("step:failed", (e) => {
+      const { runId, seq, name, attempt, error } = e;
       logger.warn(
-        { runId, step: name, seq, attempt, error: errorFields(error), ...trace(runId, seq) },
+        { runId, step: name, seq, attempt, error: errorFields(error), ...traceOfAttempt(e) },
         "step failed",
       );
     }),

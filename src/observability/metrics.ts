@@ -1,10 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { RUN_STATUSES, type RunStatus } from "../core/types.js";
 import type { Engine } from "../runtime/engine.js";
-import { BoundedMap, LabelLimiter } from "./bounded.js";
+import { LabelLimiter } from "./bounded.js";
 import { type CounterChild, FastCounter, FastHistogram, type HistogramChild } from "./fast-metrics.js";
 import { observeHttpCalls } from "./http-calls.js";
-import { OpenAttempts } from "./open-attempts.js";
 import { collectSnapshot, type EngineSnapshot } from "./snapshot.js";
 
 export interface MetricsOptions {
@@ -58,7 +57,6 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
   const workflowLabel = new LabelLimiter(limit);
   const stepLabel = new LabelLimiter(limit * 4);
   const queueLabel = new LabelLimiter(limit);
-  const clock = engine.clock;
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
 
   // The per-step hot path uses FastCounter/FastHistogram (no label hashing); the rest prom-client's own.
@@ -207,49 +205,28 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
   );
 
   // ---- counters and histograms from events ---------------------------------------------------------
-  // Every step updates a few series: their children are looked up once per (workflow, step) and kept,
-  // and what a run needs (its workflow label, creation time, attempts in flight) sits in one record.
-  const perRun = new BoundedMap<string, RunTrack>(50_000);
+  // Every step updates a few series: their children are looked up once per (workflow, step) and kept.
+  // Nothing is kept per run: the events carry the workflow and the durations.
   const stepSeries = new Map<string, Map<string, StepSeries>>();
   const seriesOf = (workflow: string, step: string): StepSeries => {
     let byStep = stepSeries.get(workflow);
     if (!byStep) stepSeries.set(workflow, (byStep = new Map()));
     let series = byStep.get(step);
     if (!series) {
-      series = { workflow, step: stepLabel.value(step) };
+      series = { workflow: workflowLabel.value(workflow || "unknown"), step: stepLabel.value(step) };
       byStep.set(step, series);
     }
     return series;
   };
-  const trackOf = (runId: string, workflow?: string): RunTrack => {
-    let track = perRun.get(runId);
-    if (!track) {
-      track = { workflow: workflowLabel.value(workflow || "unknown"), open: new OpenAttempts() };
-      perRun.set(runId, track);
-    } else if (workflow && track.workflow === "unknown") track.workflow = workflowLabel.value(workflow);
-    return track;
-  };
-  /** Seconds since the attempt of step `seq` started, and forget it (undefined: not seen starting). */
-  const endAttempt = (track: RunTrack | undefined, seq: number) => {
-    const started = track?.open.get(seq);
-    if (started === undefined) return undefined;
-    track!.open.delete(seq);
-    return (clock.now() - started) / 1000;
-  };
   /** Whether `<runId>:<seq>` (an Idempotency-Key) is an attempt in flight here. */
   const inFlight = (key: string | undefined) => {
     const at = key ? key.lastIndexOf(":") : -1;
-    return at > 0 && perRun.get(key!.slice(0, at))?.open.get(Number(key!.slice(at + 1))) !== undefined;
+    if (at <= 0) return false;
+    const seq = Number(key!.slice(at + 1));
+    return engine.inFlight(key!.slice(0, at))?.attempts.some((a) => a.seq === seq) === true;
   };
 
-  const observeRunDuration = (
-    runId: string,
-    workflow: string,
-    status: RunStatus,
-    ms?: number,
-    created?: number,
-  ) => {
-    const durationMs = ms ?? (created === undefined ? undefined : clock.now() - created);
+  const observeRunDuration = (runId: string, workflow: string, status: RunStatus, durationMs?: number) => {
     if (durationMs !== undefined) {
       runDuration.labels(workflow, status).observe(durationMs / 1000);
       return;
@@ -266,52 +243,40 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
   };
 
   const off = [
-    engine.events.on("run:created", ({ runId, workflow }) => {
-      const track = trackOf(runId, workflow);
-      track.createdAt = clock.now();
-      runsStarted.labels(track.workflow).inc();
+    engine.events.on("run:created", ({ workflow }) => {
+      runsStarted.labels(workflowLabel.value(workflow || "unknown")).inc();
     }),
     engine.events.on("run:claimed", (e) => {
-      trackOf(e.runId, e.workflow);
       if (e.takeover) takeovers.inc();
     }),
     engine.events.on("run:finished", ({ runId, workflow, status, durationMs }) => {
-      const track = perRun.take(runId);
-      const name = workflow ? workflowLabel.value(workflow) : (track?.workflow ?? "unknown");
+      const name = workflowLabel.value(workflow || "unknown");
       runsFinished.labels(name, status).inc();
-      observeRunDuration(runId, name, status, durationMs, track?.createdAt);
+      observeRunDuration(runId, name, status, durationMs);
     }),
-    engine.events.on("step:started", ({ runId, seq, name }) => {
-      const track = trackOf(runId);
-      track.open.set(seq, clock.now());
-      const series = seriesOf(track.workflow, name);
+    engine.events.on("step:started", ({ workflow, name }) => {
+      const series = seriesOf(workflow, name);
       (series.attempts ??= stepAttempts.labels(series.workflow, series.step)).inc();
     }),
-    engine.events.on("step:completed", ({ runId, seq, name, durationMs }) => {
-      const track = perRun.get(runId);
-      track?.open.delete(seq);
-      const series = seriesOf(track?.workflow ?? "unknown", name);
+    engine.events.on("step:completed", ({ workflow, name, durationMs }) => {
+      const series = seriesOf(workflow, name);
       (series.completed ??= stepDuration.labels(series.workflow, series.step, "completed")).observe(
         durationMs / 1000,
       );
     }),
-    engine.events.on("step:retrying", ({ runId, seq, name }) => {
-      const track = perRun.get(runId);
-      const seconds = endAttempt(track, seq);
-      const series = seriesOf(track?.workflow ?? "unknown", name);
+    engine.events.on("step:retrying", ({ workflow, name, durationMs }) => {
+      const series = seriesOf(workflow, name);
       (series.retries ??= stepRetries.labels(series.workflow, series.step)).inc();
-      if (seconds !== undefined) {
-        (series.retried ??= stepDuration.labels(series.workflow, series.step, "retried")).observe(seconds);
-      }
+      (series.retried ??= stepDuration.labels(series.workflow, series.step, "retried")).observe(
+        durationMs / 1000,
+      );
     }),
-    engine.events.on("step:failed", ({ runId, seq, name }) => {
-      const track = perRun.get(runId);
-      const seconds = endAttempt(track, seq);
-      const series = seriesOf(track?.workflow ?? "unknown", name);
+    engine.events.on("step:failed", ({ workflow, name, durationMs }) => {
+      const series = seriesOf(workflow, name);
       (series.failures ??= stepFailures.labels(series.workflow, series.step)).inc();
-      if (seconds !== undefined) {
-        (series.failed ??= stepDuration.labels(series.workflow, series.step, "failed")).observe(seconds);
-      }
+      (series.failed ??= stepDuration.labels(series.workflow, series.step, "failed")).observe(
+        durationMs / 1000,
+      );
     }),
     engine.events.on("task:leased", ({ queue, availableAt, leasedAt }) => {
       scheduleToStart.observe({ queue: queueLabel.value(queue) }, Math.max(0, leasedAt - availableAt) / 1000);
@@ -347,15 +312,6 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
       for (const fn of off.splice(0)) fn();
     },
   };
-}
-
-/** What the metrics keep of a run while it runs here. */
-interface RunTrack {
-  /** The workflow as a label value (limited: see maxLabelValues). */
-  workflow: string;
-  createdAt?: number;
-  /** Start times of attempts in flight, by seq. */
-  open: OpenAttempts<number>;
 }
 
 /** The series of one step of one workflow, each made when first updated (no empty series). */

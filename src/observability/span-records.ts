@@ -175,8 +175,3 @@ export function recordAt(c: SpanColumns, i: number): SpanRecord {
 
 /** Column offsets, for readers of SpanColumns that avoid building records. */
 export const COLUMN = { ints: INTS, times: TIMES, strings: STRINGS } as const;
-
-/** Wall-clock now in milliseconds with the monotonic clock's resolution (Date.now() is whole ms). */
-export function preciseNow(): number {
-  return performance.timeOrigin + performance.now();
-}

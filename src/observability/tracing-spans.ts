@@ -1,71 +1,38 @@
 import type { ErrorInfo, RunStatus } from "../core/types.js";
 import type { Engine } from "../runtime/engine.js";
-import type { EngineEventMap, OutgoingCall } from "../runtime/events.js";
+import type { EngineEventMap, OutgoingCall, RunClaim, StepAttempt } from "../runtime/events.js";
+import { preciseNow } from "../runtime/precise-time.js";
 import { BoundedMap } from "./bounded.js";
-import { OpenAttempts } from "./open-attempts.js";
 import type { RunIds, SpanIds } from "./span-ids.js";
-import {
-  CLAIM_FLAG,
-  preciseNow,
-  SPAN_STATUS,
-  SPAN_TYPE,
-  type SpanDetail,
-  type SpanStatus,
-} from "./span-records.js";
+import { CLAIM_FLAG, SPAN_STATUS, SPAN_TYPE, type SpanDetail, type SpanStatus } from "./span-records.js";
 import type { SpanSink } from "./span-sink.js";
 import { traceparentOf } from "./trace-context.js";
 
 export { ATTR } from "./span-attributes.js";
 
-/** A step attempt begun and not yet ended. */
-interface OpenAttempt {
-  seq: number;
-  attempt: number;
-  /** The claim it runs under (0: none seen). */
-  fence: number;
-  name: string;
-  start: number;
-}
+/** Sampling decisions kept at most (only when sampling: one per run in flight). */
+const MAX_SAMPLED_RUNS = 100_000;
 
-/** What this process knows about a run it traces. */
-interface RunState {
-  runId: string;
-  workflow: string;
-  sampled: boolean;
-  /** Trace and root span ids, hashed from the run id when first needed. */
-  ids?: RunIds;
-  /** Wall-clock creation time, when this process created the run. */
-  createdAt?: number;
-  /** True once this process created or claimed the run. */
-  seenHere: boolean;
-  /** The open claim ("execute" span): its fence (0 when none is open), start, node and CLAIM_FLAG bits. */
-  fence: number;
-  claimStart: number;
-  claimNode: string;
-  claimFlags: number;
-  /** Open attempts by seq (several when steps run in parallel). */
-  open: OpenAttempts<OpenAttempt>;
-}
-
-/** Runs kept at most (runs lost without an event would otherwise stay). */
-const MAX_RUNS = 100_000;
+/** The fields of a step attempt its span id derives from. */
+export type AttemptKey = Pick<StepAttempt, "runId" | "fence" | "seq" | "attempt">;
 
 /**
  * The spans of runs, driven by engine events: `run <workflow>` (root, written when the run finishes,
- * from its creation time), `execute <workflow>` (one claim of the run by a node, from claim to suspend
- * or finish) and `step <name>` (one attempt). Every id derives from the run id (span-ids.ts), so spans
- * written before the root, by any node, already point at it.
+ * from its creation time), `execute <workflow>` (one claim of the run by a node, from claim to suspend,
+ * finish or release) and `step <name>` (one attempt). Every id derives from the run id (span-ids.ts),
+ * so spans written before the root, by any node, already point at it.
  *
- * This runs in the engine's thread on every step, so it keeps only times and numbers: a finished span
- * becomes one record for the sink, which builds the OpenTelemetry span elsewhere (span-sink.ts), and an
- * id is hashed here only when an outgoing call or a log line asks for it.
+ * It keeps nothing per run: each event carries what its span needs (the claim, the attempt's fence
+ * and start), so a span is written when the event that ends it arrives. Per-run records here, with
+ * thousands of runs in flight, cost the engine's thread more than the spans themselves: they outlive
+ * young-generation collections and are copied and promoted (bench: observability-cost). A span id is
+ * hashed here only when an outgoing call or a log line asks for it.
  */
 export class RunSpans {
-  private readonly runs = new BoundedMap<string, RunState>(MAX_RUNS);
-  /** Attempts just ended by `<runId>:<seq>`, so listeners after this one (logs) still find their span. */
-  private readonly ended = new BoundedMap<string, OpenAttempt>(10_000);
-  /** Whether anyone asked for span ids (logs do); until then `ended` is not kept. */
-  private keepEnded = false;
+  /** Engines listened to: for the runs they execute when asked about an attempt in flight, or at the end. */
+  private readonly engines = new Set<Engine>();
+  /** Decisions of sampledRun by run id (absent when every run is traced). */
+  private readonly sampledRuns: BoundedMap<string, boolean> | undefined;
   private readonly pending = new Set<Promise<void>>();
 
   /**
@@ -76,127 +43,91 @@ export class RunSpans {
     private readonly sink: SpanSink,
     private readonly ids: SpanIds,
     private readonly sampledRun: ((traceId: string) => boolean) | undefined,
-  ) {}
+  ) {
+    if (sampledRun) this.sampledRuns = new BoundedMap(MAX_SAMPLED_RUNS);
+  }
 
   /** The traceparent of the run's root span: the parent of every other span of the run. */
   rootTraceparent(runId: string): string {
-    const s = this.state(runId);
-    return traceparentOf(this.idsOf(s).traceId, this.idsOf(s).rootSpanId, s.sampled);
+    const ids = this.ids.run(runId);
+    return traceparentOf(ids.traceId, ids.rootSpanId, this.sampled(runId, ids));
   }
 
   /** A run's trace id. */
   traceIdOf(runId: string): string {
-    const s = this.runs.get(runId);
-    return s ? this.idsOf(s).traceId : this.ids.run(runId).traceId;
+    return this.ids.run(runId).traceId;
   }
 
   listen(engine: Engine): () => void {
+    this.engines.add(engine);
     const offs = [
-      engine.events.on("run:created", ({ runId, workflow }) => {
-        const s = this.state(runId, workflow);
-        s.createdAt = Date.now();
-        s.seenHere = true;
-      }),
-      engine.events.on("run:claimed", (e) => this.claimed(engine, e)),
-      engine.events.on("run:suspended", ({ runId }) => {
-        const s = this.runs.get(runId);
-        if (s) this.endClaim(s, SPAN_STATUS.unset);
-      }),
-      // A run whose lease this node lost was aborted here: its open spans end, marked so.
-      engine.events.on("run:lease-lost", ({ runId }) => {
-        const s = this.runs.get(runId);
-        if (!s) return;
-        for (const open of s.open.values())
-          this.endAttempt(s, open, SPAN_STATUS.unset, { endedBy: "lease-lost" });
-        this.endClaim(s, SPAN_STATUS.unset, "lease-lost");
+      engine.events.on("run:suspended", ({ claim }) => this.endClaim(engine, claim, SPAN_STATUS.unset)),
+      // This node let the run go (lease lost, engine stopping, ...): its claim and attempts in flight end.
+      engine.events.on("run:released", ({ claim, attempts, cause }) => {
+        if (!this.sampled(claim.runId)) return;
+        for (const a of attempts) this.writeAttempt(a, preciseNow(), SPAN_STATUS.unset, { endedBy: cause });
+        this.endClaim(engine, claim, SPAN_STATUS.unset, cause);
       }),
       engine.events.on("run:finished", (e) => this.finished(engine, e)),
-      engine.events.on("step:started", ({ runId, seq, name, attempt }) => {
-        const s = this.state(runId);
-        if (!s.sampled) return;
-        const superseded = s.open.get(seq);
-        if (superseded) this.endAttempt(s, superseded, SPAN_STATUS.unset, { endedBy: "superseded" });
-        s.open.set(seq, { seq, attempt, fence: s.fence, name, start: preciseNow() });
+      engine.events.on("step:completed", (e) => {
+        if (this.sampled(e.runId)) this.writeAttempt(e, preciseNow(), SPAN_STATUS.ok);
       }),
-      engine.events.on("step:completed", ({ runId, seq }) => {
-        const s = this.runs.get(runId);
-        const open = s?.open.get(seq);
-        if (open) this.endAttempt(s!, open, SPAN_STATUS.ok);
+      engine.events.on("step:retrying", (e) => {
+        if (!this.sampled(e.runId)) return;
+        const detail = { error: errorOf(e.error), retryDelayMs: e.delayMs };
+        this.writeAttempt(e, preciseNow(), SPAN_STATUS.error, detail);
       }),
-      engine.events.on("step:retrying", ({ runId, seq, delayMs, error }) => {
-        const s = this.runs.get(runId);
-        const open = s?.open.get(seq);
-        if (open)
-          this.endAttempt(s!, open, SPAN_STATUS.error, { error: errorOf(error), retryDelayMs: delayMs });
-      }),
-      engine.events.on("step:failed", ({ runId, seq, error }) => {
-        const s = this.runs.get(runId);
-        const open = s?.open.get(seq);
-        if (open) this.endAttempt(s!, open, SPAN_STATUS.error, { error: errorOf(error) });
+      engine.events.on("step:failed", (e) => {
+        if (this.sampled(e.runId))
+          this.writeAttempt(e, preciseNow(), SPAN_STATUS.error, { error: errorOf(e.error) });
       }),
     ];
     return () => {
+      this.engines.delete(engine);
       for (const off of offs) off();
     };
   }
 
-  /** The traceparent of the attempt of step `seq` in flight (its outgoing HTTP calls carry it). */
-  attemptTraceparent(runId: string, seq: number): string | undefined {
-    const s = this.runs.get(runId);
-    const open = s?.open.get(seq);
-    if (!open) return undefined;
-    return traceparentOf(this.idsOf(s!).traceId, this.attemptSpanIdOf(runId, open), true);
+  /** The traceparent for a step's outgoing call: the attempt's span for HTTP, a PRODUCER span for a task. */
+  callTraceparent(call: OutgoingCall): string {
+    if (call.kind === "task") return this.taskTraceparent(call);
+    const ids = this.ids.run(call.runId);
+    return traceparentOf(
+      ids.traceId,
+      this.ids.attempt(ids, call.fence, call.seq, call.attempt),
+      this.sampled(call.runId, ids),
+    );
   }
 
-  /** Like attemptTraceparent, by the step's idempotency key (`<runId>:<seq>`). */
+  /** Like an HTTP call's traceparent, for the attempt in flight here with this idempotency key (`<runId>:<seq>`). */
   attemptTraceparentByKey(key: string): string | undefined {
     const at = key.lastIndexOf(":");
     const seq = Number(key.slice(at + 1));
-    return at > 0 && Number.isInteger(seq) ? this.attemptTraceparent(key.slice(0, at), seq) : undefined;
+    if (at <= 0 || !Number.isInteger(seq)) return undefined;
+    const attempt = this.inFlight(key.slice(0, at), seq);
+    return attempt && this.callTraceparent({ kind: "http", ...attempt });
   }
 
-  /** The span id of the attempt of step `seq` in flight, or of the one that just ended. */
-  attemptSpanId(runId: string, seq: number): string | undefined {
-    this.keepEnded = true;
-    const open = this.runs.get(runId)?.open.get(seq) ?? this.ended.get(`${runId}:${seq}`);
-    return open && this.attemptSpanIdOf(runId, open);
+  /** The span id of a step attempt. */
+  attemptSpanId(a: AttemptKey): string {
+    return this.ids.attempt(this.ids.run(a.runId), a.fence, a.seq, a.attempt);
   }
 
-  /**
-   * A PRODUCER span for a task being queued, ended at once; the worker's spans become its children.
-   * For a run not sampled, the run's root (flags 00) so the worker does not sample either.
-   */
-  taskTraceparent(call: OutgoingCall): string {
-    const s = this.state(call.runId, call.workflow);
-    const ids = this.idsOf(s);
-    const { traceId, rootSpanId } = ids;
-    if (!s.sampled) return traceparentOf(traceId, rootSpanId, false);
-    const now = preciseNow();
-    this.sink.span(
-      SPAN_TYPE.task,
-      call.runId,
-      call.workflow,
-      call.name,
-      call.seq,
-      s.fence,
-      0,
-      now,
-      now,
-      SPAN_STATUS.unset,
-      call.queue ? { queue: call.queue } : undefined,
-    );
-    return traceparentOf(traceId, this.ids.task(ids, s.fence, call.seq), true);
+  /** The span id of the attempt of step `seq` in flight on an engine listened to. */
+  inFlightSpanId(runId: string, seq: number): string | undefined {
+    const attempt = this.inFlight(runId, seq);
+    return attempt && this.attemptSpanId(attempt);
   }
 
-  /** End every open span (engine stopped, tracing shut down), marked with why. */
+  /** End the open spans of every run executing on the engines listened to (tracing shuts down), marked with why. */
   endAll(reason: string): void {
-    for (const s of this.runs.values()) {
-      for (const open of s.open.values()) {
-        this.endAttempt(s, open, SPAN_STATUS.unset, { endedBy: reason });
+    for (const engine of this.engines) {
+      for (const { claim, attempts } of engine.runsInFlight()) {
+        if (!this.sampled(claim.runId)) continue;
+        for (const a of attempts) this.writeAttempt(a, preciseNow(), SPAN_STATUS.unset, { endedBy: reason });
+        this.endClaim(engine, claim, SPAN_STATUS.unset, reason);
       }
-      this.endClaim(s, SPAN_STATUS.unset, reason);
     }
-    this.runs.clear();
   }
 
   /** Resolves once root spans waiting for a store read have been written. */
@@ -204,90 +135,86 @@ export class RunSpans {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
   }
 
-  private state(runId: string, workflow?: string): RunState {
-    let s = this.runs.get(runId);
-    if (!s) {
-      let ids: RunIds | undefined;
-      if (this.sampledRun) ids = this.ids.run(runId);
-      s = {
-        runId,
-        workflow: workflow || "unknown",
-        sampled: ids ? this.sampledRun!(ids.traceId) : true,
-        ids,
-        seenHere: false,
-        fence: 0,
-        claimStart: 0,
-        claimNode: "",
-        claimFlags: 0,
-        open: new OpenAttempts(),
-      };
-      this.runs.set(runId, s);
-    } else if (workflow && s.workflow === "unknown") s.workflow = workflow;
-    return s;
+  /**
+   * A PRODUCER span for a task being queued, ended at once; the worker's spans become its children.
+   * For a run not sampled, the run's root (flags 00) so the worker does not sample either.
+   */
+  private taskTraceparent(call: OutgoingCall): string {
+    const ids = this.ids.run(call.runId);
+    if (!this.sampled(call.runId, ids)) return traceparentOf(ids.traceId, ids.rootSpanId, false);
+    const now = preciseNow();
+    const detail = call.queue ? { queue: call.queue } : undefined;
+    this.sink.span(
+      SPAN_TYPE.task,
+      call.runId,
+      call.workflow,
+      call.name,
+      call.seq,
+      call.fence,
+      0,
+      now,
+      now,
+      SPAN_STATUS.unset,
+      detail,
+    );
+    return traceparentOf(ids.traceId, this.ids.task(ids, call.fence, call.seq), true);
   }
 
-  private idsOf(s: RunState): RunIds {
-    s.ids ??= this.ids.run(s.runId);
-    return s.ids;
+  private inFlight(runId: string, seq: number): StepAttempt | undefined {
+    for (const engine of this.engines) {
+      const attempt = engine.inFlight(runId)?.attempts.find((a) => a.seq === seq);
+      if (attempt) return attempt;
+    }
+    return undefined;
   }
 
-  /** From the run's kept ids; an attempt that just ended may belong to a run already forgotten. */
-  private attemptSpanIdOf(runId: string, a: OpenAttempt): string {
-    const s = this.runs.get(runId);
-    return this.ids.attempt(s ? this.idsOf(s) : this.ids.run(runId), a.fence, a.seq, a.attempt);
+  /** Whether the run is traced: always, unless sampling (then decided once per run from its trace id). */
+  private sampled(runId: string, ids?: RunIds): boolean {
+    if (!this.sampledRun) return true;
+    let decision = this.sampledRuns!.get(runId);
+    if (decision === undefined) {
+      decision = this.sampledRun((ids ?? this.ids.run(runId)).traceId);
+      this.sampledRuns!.set(runId, decision);
+    }
+    return decision;
   }
 
-  private endAttempt(s: RunState, open: OpenAttempt, status: SpanStatus, detail?: SpanDetail): void {
-    s.open.delete(open.seq);
-    if (this.keepEnded) this.ended.set(`${s.runId}:${open.seq}`, open);
+  private writeAttempt(a: StepAttempt, end: number, status: SpanStatus, detail?: SpanDetail): void {
+    const { runId, workflow, name, seq, fence, attempt, startedAt } = a;
     this.sink.span(
       SPAN_TYPE.step,
-      s.runId,
-      s.workflow,
-      open.name,
-      open.seq,
-      open.fence,
-      open.attempt,
-      open.start,
-      preciseNow(),
+      runId,
+      workflow,
+      name,
+      seq,
+      fence,
+      attempt,
+      startedAt,
+      end,
       status,
       detail,
     );
   }
 
-  private claimed(engine: Engine, e: EngineEventMap["run:claimed"]): void {
-    const s = this.state(e.runId, e.workflow);
-    // A claim that replays the journal, or picks up a run this process never ran, continues a run
-    // begun earlier, perhaps on a node that crashed: link it to the run's root, its original trace.
-    const resumed = e.replay || e.takeover === true || (e.fence > 1 && !s.seenHere);
-    s.seenHere = true;
-    if (!s.sampled) return;
-    this.endClaim(s, SPAN_STATUS.unset, "superseded");
-    s.fence = e.fence;
-    s.claimStart = preciseNow();
-    s.claimNode = engine.nodeId;
-    s.claimFlags =
-      (e.replay ? CLAIM_FLAG.replay : 0) |
-      (e.takeover !== undefined ? CLAIM_FLAG.takeoverKnown : 0) |
-      (e.takeover ? CLAIM_FLAG.takeover : 0) |
-      (resumed ? CLAIM_FLAG.resumed : 0);
-  }
-
-  private endClaim(s: RunState, status: SpanStatus, endedBy?: string, error?: ErrorInfo): void {
-    if (s.fence === 0 || s.claimStart === 0) return;
-    const start = s.claimStart;
-    s.claimStart = 0;
+  private endClaim(
+    engine: Engine,
+    claim: RunClaim,
+    status: SpanStatus,
+    endedBy?: string,
+    error?: ErrorInfo,
+  ): void {
+    if (!this.sampled(claim.runId)) return;
     const detail: SpanDetail | undefined =
       endedBy || error ? { endedBy, error: error && errorOf(error) } : undefined;
     this.sink.span(
       SPAN_TYPE.execute,
-      s.runId,
-      s.workflow,
-      s.claimNode,
+      claim.runId,
+      claim.workflow,
+      engine.nodeId,
       0,
-      s.fence,
-      s.claimFlags,
-      start,
+      claim.fence,
+      claimFlags(claim),
+      claim.claimedAt,
       preciseNow(),
       status,
       detail,
@@ -295,33 +222,51 @@ export class RunSpans {
   }
 
   private finished(engine: Engine, e: EngineEventMap["run:finished"]): void {
-    const { runId, status, error, durationMs } = e;
-    const s = this.state(runId, e.workflow);
-    this.runs.delete(runId);
-    if (!s.sampled) return;
-    const failed = status === "failed" && error !== undefined;
-    this.endClaim(s, failed ? SPAN_STATUS.error : SPAN_STATUS.unset, undefined, failed ? error : undefined);
-    const endTime = Date.now();
-    if (s.workflow !== "unknown" && (s.createdAt !== undefined || durationMs !== undefined)) {
-      this.writeRoot(s, status, error, s.createdAt ?? endTime - durationMs!, endTime);
+    const { runId, status, error, durationMs, claim } = e;
+    if (!this.sampled(runId)) {
+      this.sampledRuns?.delete(runId);
       return;
     }
-    // Neither created here nor timed by the event (terminated while not held here): ask the store.
+    this.sampledRuns?.delete(runId);
+    const failed = status === "failed" && error !== undefined;
+    if (claim)
+      this.endClaim(
+        engine,
+        claim,
+        failed ? SPAN_STATUS.error : SPAN_STATUS.unset,
+        undefined,
+        failed ? error : undefined,
+      );
+    const endTime = Date.now();
+    if (e.workflow && durationMs !== undefined) {
+      // The root starts at the run's creation; never after its claim began (an injected engine clock
+      // may not run with the wall clock).
+      const start = Math.min(endTime - durationMs, claim?.claimedAt ?? Number.POSITIVE_INFINITY);
+      this.writeRoot(runId, e.workflow, status, error, start, endTime);
+      return;
+    }
+    // Not timed by the event (terminated while not held here): ask the store.
     const p = engine.store
       .getRun(runId)
       .then(
-        (run) => {
-          if (s.workflow === "unknown" && run) s.workflow = run.workflow;
-          this.writeRoot(s, status, error, run?.createdAt ?? endTime, endTime);
-        },
-        () => this.writeRoot(s, status, error, endTime, endTime),
+        (run) =>
+          this.writeRoot(
+            runId,
+            e.workflow || run?.workflow || "unknown",
+            status,
+            error,
+            run?.createdAt ?? endTime,
+            endTime,
+          ),
+        () => this.writeRoot(runId, e.workflow || "unknown", status, error, endTime, endTime),
       )
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
   }
 
   private writeRoot(
-    s: RunState,
+    runId: string,
+    workflow: string,
     status: RunStatus,
     error: ErrorInfo | undefined,
     startTime: number,
@@ -330,8 +275,8 @@ export class RunSpans {
     const failed = status === "failed" && error !== undefined;
     this.sink.span(
       SPAN_TYPE.run,
-      s.runId,
-      s.workflow,
+      runId,
+      workflow,
       status,
       0,
       0,
@@ -342,6 +287,16 @@ export class RunSpans {
       failed ? { error: errorOf(error) } : undefined,
     );
   }
+}
+
+/** The CLAIM_FLAG bits of an execute span. */
+function claimFlags(claim: RunClaim): number {
+  return (
+    (claim.replay ? CLAIM_FLAG.replay : 0) |
+    (claim.takeover !== undefined ? CLAIM_FLAG.takeoverKnown : 0) |
+    (claim.takeover ? CLAIM_FLAG.takeover : 0) |
+    (claim.resumed ? CLAIM_FLAG.resumed : 0)
+  );
 }
 
 /** The parts of an error a span records (no `details`: it may be large and need not cross threads). */

@@ -8,7 +8,7 @@ import type { OtlpExporterOptions } from "./export-config.js";
 import { observeHttpCalls } from "./http-calls.js";
 import { SpanIds } from "./span-ids.js";
 import { createSpanSink, type SpanSink, type TracingStats } from "./span-sink.js";
-import { RunSpans } from "./tracing-spans.js";
+import { type AttemptKey, RunSpans } from "./tracing-spans.js";
 
 export type { OtlpExporterOptions } from "./export-config.js";
 export type { TracingStats } from "./span-sink.js";
@@ -58,8 +58,10 @@ export interface DirigentTracing {
   traceparentFor(call: OutgoingCall): string | undefined;
   /** The trace id of a run (undefined when tracing is off). */
   traceIdOf(runId: string): string | undefined;
-  /** The span id of the attempt of step `seq` in flight, or of the one that just ended (for logs). */
+  /** The span id of the attempt of step `seq` in flight on an attached engine. */
   spanIdOf(runId: string, seq: number): string | undefined;
+  /** The span id of a step attempt, from what its events carry (for logs); undefined when tracing is off. */
+  attemptSpanId(attempt: AttemptKey): string | undefined;
   /** Spans recorded, dropped (queue full), exported and failed to export, so far. */
   stats(): TracingStats;
   /** Export every finished span now. */
@@ -137,6 +139,7 @@ const DISABLED: DirigentTracing = {
   traceparentFor: () => undefined,
   traceIdOf: () => undefined,
   spanIdOf: () => undefined,
+  attemptSpanId: () => undefined,
   stats: () => ({ recorded: 0, dropped: 0, exported: 0, failed: 0 }),
   forceFlush: async () => {},
   shutdown: async () => {},
@@ -196,8 +199,7 @@ class EngineTracing implements DirigentTracing {
   // An arrow property, so it can be handed over unbound: createEngine({ traceparent: tracing.traceparentFor }).
   readonly traceparentFor = (call: OutgoingCall): string | undefined => {
     if (this.stopped) return undefined;
-    if (call.kind === "task") return this.spans.taskTraceparent(call);
-    return this.spans.attemptTraceparent(call.runId, call.seq) ?? this.spans.rootTraceparent(call.runId);
+    return this.spans.callTraceparent(call);
   };
 
   traceIdOf(runId: string): string {
@@ -205,7 +207,11 @@ class EngineTracing implements DirigentTracing {
   }
 
   spanIdOf(runId: string, seq: number): string | undefined {
-    return this.spans.attemptSpanId(runId, seq);
+    return this.spans.inFlightSpanId(runId, seq);
+  }
+
+  attemptSpanId(attempt: AttemptKey): string {
+    return this.spans.attemptSpanId(attempt);
   }
 
   stats(): TracingStats {
@@ -220,9 +226,10 @@ class EngineTracing implements DirigentTracing {
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Before detaching: endAll asks the attached engines which runs they still execute.
+    this.spans.endAll("shutdown");
     for (const detach of [...this.detachers]) detach();
     this.detachers.clear();
-    this.spans.endAll("shutdown");
     await this.spans.settled();
     await this.sink.shutdown();
   }

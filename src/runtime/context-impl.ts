@@ -192,6 +192,7 @@ export class DurableContext implements WorkflowContext {
             kind: "task",
             runId: exec.runId,
             workflow: exec.def.name,
+            fence: exec.fence,
             seq,
             name,
             attempt: 0,

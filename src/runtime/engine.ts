@@ -6,12 +6,19 @@ import { encodePayload, hasUnstorableCharacters } from "../core/payload.js";
 import type { RetryPolicy } from "../core/retry.js";
 import type { ErrorInfo, RunRecord, RunStatus } from "../core/types.js";
 import type { Store, WriteResult } from "../store/store.js";
-import { EngineEvents, type OutgoingCall } from "./events.js";
+import {
+  EngineEvents,
+  type OutgoingCall,
+  type ReleaseCause,
+  type RunClaim,
+  type StepAttempt,
+} from "./events.js";
 import { RunExecution } from "./execution.js";
 import { FinishWaiters } from "./finish-waiters.js";
 import type { ExecutionHost } from "./host.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { type EngineOptions, type ResolvedOptions, resolveEngineOptions } from "./options.js";
+import { preciseNow } from "./precise-time.js";
 import { throwIfRefused } from "./refusals.js";
 import { WorkflowRegistry } from "./registry.js";
 import { Schedules } from "./schedules.js";
@@ -158,7 +165,7 @@ export class Engine implements ExecutionHost {
           }),
         );
       }
-      exec.lose("engine stopping");
+      exec.lose("engine stopping", "engine-stopping");
     }
     const written = Promise.allSettled(releases).then(() => this.batcher.drain());
     if (!(await settlesWithin(written, writeTimeoutMs))) {
@@ -168,7 +175,7 @@ export class Engine implements ExecutionHost {
       );
       this.events.emit("engine:error", { error, context: "engine stop" });
     }
-    for (const exec of this.cache.values()) exec.lose("engine stopping");
+    for (const exec of this.cache.values()) exec.lose("engine stopping", "engine-stopping");
     this.cache.clear();
     this.finishWaiters.stopAll();
   }
@@ -286,10 +293,18 @@ export class Engine implements ExecutionHost {
     const r = await this.batcher.submit({ type: "terminateRun", runId, reason, now: this.clock.now() });
     throwIfRefused(r, runId, "terminate");
     const exec = this.active.get(runId) ?? this.cache.get(runId);
-    exec?.lose("terminated");
+    // The claim it was executing under (if any) ends with the run: run:finished, not run:released.
+    const held = exec?.state === "active" || exec?.state === "finishing";
+    exec?.lose("terminated", "terminated");
     this.finishWaiters.finished(runId);
     const workflow = exec?.def.name ?? "";
-    this.events.emit("run:finished", { runId, workflow, status: "terminated", durationMs: exec?.ageMs });
+    this.events.emit("run:finished", {
+      runId,
+      workflow,
+      status: "terminated",
+      durationMs: exec?.ageMs,
+      claim: held ? exec.claim : undefined,
+    });
     this.kick(); // a parent waiting on this run was woken
   }
 
@@ -335,6 +350,26 @@ export class Engine implements ExecutionHost {
 
   private canExecute(): boolean {
     return this.started && !this.stopping && this.options.execute;
+  }
+
+  // ---- runs executing here, for observers ---------------------------------------------------------
+
+  /**
+   * A run this node executes now: its claim and the step attempts in flight (attempts are recorded
+   * while something listens to step events). Undefined when the run is not executing here.
+   */
+  inFlight(runId: string): RunInFlight | undefined {
+    const exec = this.active.get(runId);
+    return exec && (exec.state === "active" || exec.state === "finishing") ? inFlightOf(exec) : undefined;
+  }
+
+  /** Every run this node executes now (see inFlight). */
+  runsInFlight(): RunInFlight[] {
+    const out: RunInFlight[] = [];
+    for (const exec of this.active.values()) {
+      if (exec.state === "active" || exec.state === "finishing") out.push(inFlightOf(exec));
+    }
+    return out;
   }
 
   // ---- ExecutionHost -----------------------------------------------------------------------------
@@ -388,13 +423,25 @@ export class Engine implements ExecutionHost {
     exec.parentRunId = parentRunId;
     exec.lastUsedAt = this.clock.now();
     this.active.set(runId, exec);
-    this.events.emit("run:claimed", { runId, workflow: def.name, fence: 1, replay: false });
+    this.claimed(exec, {
+      runId,
+      workflow: def.name,
+      fence: 1,
+      replay: false,
+      resumed: false,
+      claimedAt: preciseNow(),
+    });
     exec.begin(input);
   }
 
   onSuspended(exec: RunExecution, wakeAt: number | undefined): void {
     if (this.active.get(exec.runId) === exec) this.active.delete(exec.runId);
-    this.events.emit("run:suspended", { runId: exec.runId, wakeAt });
+    this.events.emit("run:suspended", {
+      runId: exec.runId,
+      workflow: exec.def.name,
+      wakeAt,
+      claim: exec.claim,
+    });
     if (this.options.maxCachedRuns > 0 && !this.stopping) {
       this.cache.delete(exec.runId);
       this.cache.set(exec.runId, exec);
@@ -411,18 +458,41 @@ export class Engine implements ExecutionHost {
     this.forget(exec);
     this.finishWaiters.finished(exec.runId);
     const { runId, def, ageMs } = exec;
-    this.events.emit("run:finished", { runId, workflow: def.name, status, error, durationMs: ageMs });
+    this.events.emit("run:finished", {
+      runId,
+      workflow: def.name,
+      status,
+      error,
+      durationMs: ageMs,
+      claim: exec.claim,
+    });
     // A claim pass costs a write transaction; look only when there may be something to claim: runs
     // left unclaimed for lack of capacity, or a parent this run's end just woke.
     if (this.backlog || exec.parentRunId) this.kick();
   }
 
-  onLost(exec: RunExecution, reason: string, error: Error): void {
+  onLost(exec: RunExecution, reason: string, cause: ReleaseCause, error: Error): void {
     this.forget(exec);
+    // A terminated run's claim ends with its run:finished (terminate emits it).
+    if (cause !== "terminated" && this.events.has("run:released")) {
+      this.events.emit("run:released", {
+        runId: exec.runId,
+        workflow: exec.def.name,
+        cause,
+        claim: exec.claim,
+        attempts: exec.attempts.values(),
+      });
+    }
     if (!this.stopping && reason !== "terminated") {
       this.events.emit("engine:error", { error, context: `run ${exec.runId} lost` });
     }
     this.kick();
+  }
+
+  /** The execution runs under `claim` from now on; observers hear of it. */
+  private claimed(exec: RunExecution, claim: RunClaim): void {
+    exec.claim = claim;
+    this.events.emit("run:claimed", claim);
   }
 
   private forget(exec: RunExecution): void {
@@ -508,7 +578,8 @@ export class Engine implements ExecutionHost {
       this.active.set(runId, hot);
       hot.lastUsedAt = this.clock.now();
       hot.leaseFrom = claimedAt;
-      this.events.emit("run:claimed", { runId, workflow: def.name, fence: row.fence, replay: false });
+      const claim = { runId, workflow: def.name, fence: row.fence, replay: false, resumed: false };
+      this.claimed(hot, { ...claim, claimedAt: preciseNow() });
       hot.resume(row.fence, row.cancelRequested);
       return;
     }
@@ -518,17 +589,30 @@ export class Engine implements ExecutionHost {
       // the new fence instead of replaying beside it, which would run an in-flight step twice at once.
       hot.adoptFence(row.fence);
       hot.leaseFrom = claimedAt;
-      this.events.emit("run:claimed", {
+      // The old claim ends here; attempts in flight go on (they end under the fence they began with).
+      if (this.events.has("run:released")) {
+        const { claim } = hot;
+        this.events.emit("run:released", {
+          runId,
+          workflow: def.name,
+          cause: "superseded",
+          claim,
+          attempts: [],
+        });
+      }
+      this.claimed(hot, {
         runId,
         workflow: def.name,
         fence: row.fence,
         replay: false,
         takeover: true,
+        resumed: true,
+        claimedAt: preciseNow(),
       });
       if (row.cancelRequested && hot.state === "active") hot.cancel();
       return;
     }
-    hot?.lose("claimed again with a newer fence");
+    hot?.lose("claimed again with a newer fence", "superseded");
     this.pending++;
     let journal: Awaited<ReturnType<Store["loadJournal"]>>;
     try {
@@ -546,12 +630,17 @@ export class Engine implements ExecutionHost {
     exec.leaseFrom = claimedAt;
     exec.lastUsedAt = this.clock.now();
     this.active.set(runId, exec);
-    this.events.emit("run:claimed", {
+    const replay = journal.length > 0;
+    const takeover = row.takeover === true;
+    this.claimed(exec, {
       runId,
       workflow: def.name,
       fence: row.fence,
-      replay: journal.length > 0,
-      takeover: row.takeover === true,
+      replay,
+      takeover,
+      // A run claimed before (fence > 1) that this execution never ran was begun elsewhere.
+      resumed: replay || takeover || row.fence > 1,
+      claimedAt: preciseNow(),
     });
     exec.begin(row.input);
   }
@@ -593,4 +682,14 @@ export class Engine implements ExecutionHost {
  */
 export function createEngine(options: EngineOptions): Engine {
   return new Engine(options);
+}
+
+/** A run executing on this node, as observers see it (Engine.inFlight). */
+export interface RunInFlight {
+  claim: RunClaim;
+  attempts: StepAttempt[];
+}
+
+function inFlightOf(exec: RunExecution): RunInFlight {
+  return { claim: exec.claim, attempts: exec.attempts.values() };
 }

@@ -8,7 +8,9 @@ import type { WriteOp, WriteResult } from "../store/store.js";
 import { Abandoned, isAbandoned } from "./abandon.js";
 import { DurableContext } from "./context-impl.js";
 import { waitingEntry } from "./entries.js";
+import type { ReleaseCause, RunClaim, StepAttempt } from "./events.js";
 import type { ExecutionHost } from "./host.js";
+import { OpenAttempts } from "./open-attempts.js";
 import { runCompensations, type UndoRecord } from "./saga.js";
 import type { WorkflowDefinition } from "./workflow.js";
 
@@ -78,6 +80,10 @@ export class RunExecution {
 
   /** When the run was created (engine clock), for the duration its run:finished event reports. */
   createdAt: number | undefined;
+  /** The claim this execution runs under (set by the engine with every claim). */
+  claim!: RunClaim;
+  /** Step attempts in flight, recorded while something listens to step events (step-runner.ts). */
+  readonly attempts = new OpenAttempts<StepAttempt>();
 
   constructor(
     readonly host: ExecutionHost,
@@ -139,7 +145,10 @@ export class RunExecution {
     if (this.state === "suspended") {
       // The code awaited something other than a ctx call and came back while we slept: the cached
       // instance can no longer be trusted, so drop it; the next resume replays from the journal.
-      this.lose("workflow code continued while suspended (it awaited something other than ctx)");
+      this.lose(
+        "workflow code continued while suspended (it awaited something other than ctx)",
+        "stale-code",
+      );
       throw new Abandoned();
     }
     const seq = this.nextSeq++;
@@ -166,7 +175,7 @@ export class RunExecution {
     try {
       result = await this.host.batcher.submit(op);
     } catch (err) {
-      this.lose(`database write failed: ${(err as Error).message}`);
+      this.lose(`database write failed: ${(err as Error).message}`, "write-failed");
       throw new Abandoned();
     }
     if (!result.ok && result.code === "STALE_FENCE" && "fence" in op && op.fence < this.fence) {
@@ -175,7 +184,7 @@ export class RunExecution {
       return this.write({ ...op, fence: this.fence } as WriteOp);
     }
     if (!result.ok) {
-      this.lose(`write refused: ${result.code}`);
+      this.lose(`write refused: ${result.code}`, "write-refused");
       throw new Abandoned();
     }
     return result;
@@ -434,7 +443,7 @@ export class RunExecution {
    * Stop everything without writing: someone else owns the run now, it was terminated, or this node can
    * no longer vouch for its lease. `error` is what running steps' signals abort with.
    */
-  lose(reason: string, error = new DirigentError("STALE_FENCE", reason)): void {
+  lose(reason: string, cause: ReleaseCause, error = new DirigentError("STALE_FENCE", reason)): void {
     if (this.state === "lost" || this.state === "done") return;
     this.state = "lost";
     this.clearDeadline();
@@ -443,7 +452,7 @@ export class RunExecution {
     this.codeController.abort(error);
     for (const wait of [...this.waits.values()]) this.settleWait(wait, undefined, new Abandoned());
     for (const fn of this.inflightWaiters.splice(0)) fn();
-    this.host.onLost(this, reason, error);
+    this.host.onLost(this, reason, cause, error);
   }
 
   // ---- run deadline ----------------------------------------------------------------------------------

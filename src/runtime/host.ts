@@ -2,7 +2,7 @@ import type { Clock } from "../core/clock.js";
 import type { RetryPolicy } from "../core/retry.js";
 import type { ErrorInfo, RunStatus } from "../core/types.js";
 import type { Store } from "../store/store.js";
-import type { EngineEvents, OutgoingCall } from "./events.js";
+import type { EngineEvents, OutgoingCall, ReleaseCause } from "./events.js";
 import type { RunExecution } from "./execution.js";
 import type { WorkflowDefinition } from "./workflow.js";
 import type { WriteBatcher } from "./write-batcher.js";
@@ -42,5 +42,5 @@ export interface ExecutionHost {
   notifyQueue(queue: string): void;
   onSuspended(exec: RunExecution, wakeAt: number | undefined): void;
   onFinished(exec: RunExecution, status: RunStatus, error?: ErrorInfo): void;
-  onLost(exec: RunExecution, reason: string, error: Error): void;
+  onLost(exec: RunExecution, reason: string, cause: ReleaseCause, error: Error): void;
 }

@@ -140,6 +140,7 @@ export class LeaseKeeper {
     });
     exec.lose(
       message,
+      "lease-lost",
       new DirigentError("STALE_FENCE", message, {
         runId: exec.runId,
         fence: exec.fence,

@@ -4,7 +4,9 @@ import type { EntryDetail, JournalEntry } from "../core/types.js";
 import type { EncodedEntry } from "../store/store.js";
 import { Abandoned } from "./abandon.js";
 import type { StepInfo } from "./context.js";
+import type { EngineEvents, StepAttempt } from "./events.js";
 import type { RunExecution } from "./execution.js";
+import { preciseNow } from "./precise-time.js";
 
 export interface StepSpec<T> {
   seq: number;
@@ -41,17 +43,34 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
   }
   const idempotencyKey = `${exec.runId}:${seq}`;
   const events = exec.host.events;
+  const observed = stepsObserved(events);
   for (;;) {
     attempt++;
     const startedAt = exec.now;
     exec.stepStarted();
+    // What observers are told of this attempt (its span derives from it alone), made only if they listen.
+    const observation: StepAttempt | undefined = observed
+      ? {
+          runId: exec.runId,
+          workflow: exec.def.name,
+          fence: exec.fence,
+          seq,
+          name,
+          attempt,
+          startedAt: preciseNow(),
+        }
+      : undefined;
     let busy = true;
     const done = () => {
       if (busy) exec.stepEnded();
       busy = false;
+      if (observation) exec.attempts.delete(seq);
     };
     try {
-      if (events.has("step:started")) events.emit("step:started", { runId: exec.runId, seq, name, attempt });
+      if (observation) {
+        exec.attempts.set(seq, observation);
+        events.emit("step:started", observation);
+      }
       let value: T | undefined;
       let failure: unknown;
       let ok = false;
@@ -75,14 +94,9 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
       if (ok) {
         const detail = attempt > 1 || stepDetail ? { ...stepDetail, attemptStartedAt: startedAt } : undefined;
         await exec.write(putEntry(exec, { ...base, status: "completed", resultJson, detail }));
-        if (events.has("step:completed")) {
-          events.emit("step:completed", {
-            runId: exec.runId,
-            seq,
-            name,
-            attempt,
-            durationMs: exec.now - startedAt,
-          });
+        if (observation) {
+          done();
+          events.emit("step:completed", { ...observation, durationMs: exec.now - startedAt });
         }
         return value as T;
       }
@@ -106,22 +120,25 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
         await exec.write(
           putEntry(exec, { ...base, status: "failed", error, detail: stepDetail }, { failedAttempt }),
         );
-        events.emit("step:failed", { runId: exec.runId, seq, name, attempt, error });
+        if (observation) {
+          done();
+          events.emit("step:failed", { ...observation, durationMs: exec.now - startedAt, error });
+        }
         throw new StepFailedError(name, error);
       }
       const wakeAt = exec.now + decision.delayMs;
       await exec.write(
         putEntry(exec, { ...base, status: "retrying", error, wakeAt, detail: stepDetail }, { failedAttempt }),
       );
-      events.emit("step:retrying", {
-        runId: exec.runId,
-        seq,
-        name,
-        attempt,
-        delayMs: decision.delayMs,
-        error,
-      });
       done();
+      if (observation) {
+        events.emit("step:retrying", {
+          ...observation,
+          durationMs: exec.now - startedAt,
+          delayMs: decision.delayMs,
+          error,
+        });
+      }
       await exec.addWait({ seq, kind: "retry", name, wakeAt });
     } finally {
       done();
@@ -206,6 +223,7 @@ function runAttempt<T>(
               kind: "http",
               runId: exec.runId,
               workflow: exec.def.name,
+              fence: exec.fence,
               seq: info.seq,
               name: spec.name,
               attempt: info.attempt,
@@ -219,4 +237,15 @@ function runAttempt<T>(
         parent.removeEventListener("abort", onParentAbort);
       });
   });
+}
+
+/** Whether anyone listens to step events (then attempts are described to them and kept in flight). */
+function stepsObserved(events: EngineEvents): boolean {
+  return (
+    events.has("step:started") ||
+    events.has("step:completed") ||
+    events.has("step:retrying") ||
+    events.has("step:failed") ||
+    events.has("run:released")
+  );
 }

@@ -204,6 +204,8 @@ describe("metrics", () => {
       fence: 2,
       replay: true,
       takeover: true,
+      resumed: true,
+      claimedAt: Date.now(),
     });
     const { samples } = await scrape();
     assert.equal(sample(samples, "dirigent_lease_takeovers_total"), 1);

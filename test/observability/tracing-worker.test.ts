@@ -76,14 +76,12 @@ describe("tracing worker", () => {
     t.attach(h.engine);
     await h.client.start("tw-hang", null, { runId: "tw-lost" });
     await eventually(() => t.spanIdOf("tw-lost", 0) !== undefined, "the attempt to start");
-    // What the lease keeper emits when it gives a run up (test/runtime/self-fencing.test.ts).
-    h.engine.events.emit("run:lease-lost", {
-      runId: "tw-lost",
-      workflow: "tw-hang",
-      fence: 1,
-      reason: "renewal-overdue",
-      sinceRenewalMs: 2_400,
-    });
+    // Another node took the run over (its fence moved on): the next renewal is refused and this node
+    // gives the run up (test/runtime/self-fencing.test.ts has the whole story).
+    h.store.db.prepare("UPDATE runs SET fence = fence + 1 WHERE run_id = ?").run("tw-lost");
+    const lost = new Promise((resolve) => h!.engine.events.on("run:lease-lost", resolve));
+    await h.clock.advance(h.engine.leaseMs);
+    await lost;
     await t.forceFlush();
     const spans = receiver.spans.filter((s) => s.traceId === runTraceId("tw-lost"));
     assert.deepEqual(spans.map((s) => [s.name, s.attributes["dirigent.span.ended_by"]]).sort(), [
@@ -93,12 +91,40 @@ describe("tracing worker", () => {
     gate.resolve();
   });
 
+  it("ends the open spans of runs still executing when tracing shuts down, marked shutdown", async () => {
+    const gate = deferred<void>();
+    const hangs = workflow("tw-hang", async (ctx) => {
+      await ctx.step("wait", () => gate.promise);
+    });
+    const t = createTracing({ exporter: { url: receiver.url }, batch: false });
+    h = await harness([hangs]);
+    t.attach(h.engine);
+    await h.client.start("tw-hang", null, { runId: "tw-open" });
+    await eventually(() => t.spanIdOf("tw-open", 0) !== undefined, "the attempt to start");
+    await t.shutdown();
+    const spans = receiver.spans.filter((s) => s.traceId === runTraceId("tw-open"));
+    assert.deepEqual(spans.map((s) => [s.name, s.attributes["dirigent.span.ended_by"]]).sort(), [
+      ["execute tw-hang", "shutdown"],
+      ["step wait", "shutdown"],
+    ]);
+    assert.equal(spans.find((s) => s.name === "step wait")!.spanId, runSpanId("tw-open", "s1.0.1"));
+    gate.resolve();
+  });
+
   it("drops spans beyond the queue and counts them, exporting the rest", async () => {
     const t = createTracing({ exporter: { url: receiver.url }, batch: { maxQueueSize: 10 } });
     tracings.push(t);
     // 25 tasks queued in one turn of the event loop: each is a PRODUCER span handed over at its end.
     for (let i = 0; i < 25; i++) {
-      t.traceparentFor({ kind: "task", runId: "tw-queue", workflow: "w", seq: i + 1, name: "n", attempt: 0 });
+      t.traceparentFor({
+        kind: "task",
+        runId: "tw-queue",
+        workflow: "w",
+        fence: 1,
+        seq: i + 1,
+        name: "n",
+        attempt: 0,
+      });
     }
     await t.forceFlush();
     assert.deepEqual(t.stats(), { recorded: 10, dropped: 15, exported: 10, failed: 0 });
@@ -113,7 +139,15 @@ describe("tracing worker", () => {
       onError: (e) => errors.push(e),
     });
     tracings.push(t);
-    t.traceparentFor({ kind: "task", runId: "tw-refused", workflow: "w", seq: 1, name: "n", attempt: 0 });
+    t.traceparentFor({
+      kind: "task",
+      runId: "tw-refused",
+      workflow: "w",
+      fence: 1,
+      seq: 1,
+      name: "n",
+      attempt: 0,
+    });
     await t.forceFlush();
     const stats = t.stats();
     assert.equal(stats.recorded, 1);
@@ -129,7 +163,7 @@ describe("tracing worker", () => {
         script,
         `import { createTracing } from ${JSON.stringify(TRACING_MODULE)};
          const t = createTracing({ exporter: { url: ${JSON.stringify(receiver.url)} } });
-         t.traceparentFor({ kind: "task", runId: "tw-exit", workflow: "w", seq: 1, name: "n", attempt: 0 });
+         t.traceparentFor({ kind: "task", runId: "tw-exit", workflow: "w", fence: 1, seq: 1, name: "n", attempt: 0 });
          console.log("started");`,
       );
       const child = spawn(process.execPath, ["--import", "tsx", script], {

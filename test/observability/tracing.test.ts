@@ -10,6 +10,7 @@ import {
   formatTraceparent,
   parseTraceparent,
   runRootSpanId,
+  runSpanId,
   runTraceId,
 } from "../../src/observability/trace-context.js";
 import { createTracing, type DirigentTracing, type TracingOptions } from "../../src/observability/tracing.js";
@@ -182,7 +183,9 @@ describe("tracing", () => {
       await engineB.start();
       const run = await new LocalClient(engineB).result(runId);
       assert.equal(run.output, "by B");
-      gate.resolve("late"); // A's late write is refused; its spans end when A shuts down
+      const releasedA = new Promise((resolve) => h!.engine.events.on("run:released", resolve));
+      gate.resolve("late"); // A's late write is refused: A lets the run go, its claim ends there
+      await releasedA;
       await tracingB.forceFlush();
     } finally {
       await engineB.stop();
@@ -203,7 +206,7 @@ describe("tracing", () => {
     const claimB = fromB.find((s) => s.name === "execute t-crash")!;
     assert.equal(claimA.parentSpanId, root.spanId);
     assert.equal(claimB.parentSpanId, root.spanId);
-    assert.equal(claimA.attributes["dirigent.span.ended_by"], "shutdown");
+    assert.equal(claimA.attributes["dirigent.span.ended_by"], "write-refused");
     assert.deepEqual(
       [claimA.attributes["dirigent.node"], claimB.attributes["dirigent.node"]],
       ["test-node", "B"],
@@ -263,11 +266,19 @@ describe("tracing", () => {
       "the run span closes it",
     );
 
-    // An HTTP call with no attempt in flight still gets a header in the run's trace (its root).
+    // An HTTP call names the attempt making it: its span is derived from the call alone.
     const http = parseTraceparent(
-      t.traceparentFor({ kind: "http", runId: "other", workflow: "w", seq: 9, name: "x", attempt: 1 })!,
+      t.traceparentFor({
+        kind: "http",
+        runId: "other",
+        workflow: "w",
+        fence: 2,
+        seq: 9,
+        name: "x",
+        attempt: 3,
+      })!,
     )!;
-    assert.deepEqual([http.traceId, http.spanId], [runTraceId("other"), runRootSpanId("other")]);
+    assert.deepEqual([http.traceId, http.spanId], [runTraceId("other"), runSpanId("other", "s2.9.3")]);
   });
 
   it("adds traceparent to a step's own HTTP calls that send its Idempotency-Key (undici channel)", async () => {
@@ -331,7 +342,15 @@ describe("trace context", () => {
     const off = createTracing({ serviceName: "x" });
     assert.equal(off.enabled, false);
     assert.equal(
-      off.traceparentFor({ kind: "task", runId: "r", workflow: "w", seq: 1, name: "n", attempt: 0 }),
+      off.traceparentFor({
+        kind: "task",
+        runId: "r",
+        workflow: "w",
+        fence: 1,
+        seq: 1,
+        name: "n",
+        attempt: 0,
+      }),
       undefined,
     );
     assert.equal(off.traceIdOf("r"), undefined);
@@ -356,6 +375,7 @@ describe("trace context", () => {
       kind: "task",
       runId: "unsampled",
       workflow: "w",
+      fence: 1,
       seq: 1,
       name: "n",
       attempt: 0,

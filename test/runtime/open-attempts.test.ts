@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { OpenAttempts } from "../../src/observability/open-attempts.js";
+import { OpenAttempts } from "../../src/runtime/open-attempts.js";
 
 describe("OpenAttempts", () => {
   it("keeps attempts by seq, one in its slot and parallel ones beside it", () => {

@@ -1,7 +1,8 @@
 /**
- * The attempts of one run in flight, by seq. A run nearly always runs one step at a time, so the first
- * sits in a slot and a Map exists only while steps run in parallel: a Map per run in flight cost the
- * engine's thread measurably more (its allocation and the garbage collector's work on it).
+ * The step attempts of one run in flight, by seq (kept by the execution while something observes step
+ * events, for run:released and Engine.inFlight). A run nearly always runs one step at a time, so the
+ * first sits in a slot and a Map exists only while steps run in parallel: a Map per run in flight cost
+ * the engine's thread measurably more (its allocation and the garbage collector's work on it).
  */
 export class OpenAttempts<T> {
   private seq = -1;
