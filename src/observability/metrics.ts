@@ -205,7 +205,8 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
   );
 
   // ---- counters and histograms from events ---------------------------------------------------------
-  // Every step updates a few series: their children are looked up once per (workflow, step) and kept.
+  // Every run and step updates a few series: their children are looked up once per workflow, status
+  // and step (by the names as the events carry them, so no label key is built per event) and kept.
   // Nothing is kept per run: the events carry the workflow and the durations.
   const stepSeries = new Map<string, Map<string, StepSeries>>();
   const seriesOf = (workflow: string, step: string): StepSeries => {
@@ -213,10 +214,36 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
     if (!byStep) stepSeries.set(workflow, (byStep = new Map()));
     let series = byStep.get(step);
     if (!series) {
-      series = { workflow: workflowLabel.value(workflow || "unknown"), step: stepLabel.value(step) };
+      series = newStepSeries(workflowLabel.value(workflow || "unknown"), stepLabel.value(step));
       byStep.set(step, series);
     }
     return series;
+  };
+  const runSeries = new Map<string, RunSeries>();
+  const runSeriesOf = (workflow: string): RunSeries => {
+    let series = runSeries.get(workflow);
+    if (!series) {
+      series = {
+        workflow: workflowLabel.value(workflow || "unknown"),
+        started: undefined,
+        byStatus: new Map(),
+      };
+      runSeries.set(workflow, series);
+    }
+    return series;
+  };
+  /** The finished counter and duration histogram of a workflow's runs with this status. */
+  const finishedOf = (workflow: string, status: RunStatus) => {
+    const series = runSeriesOf(workflow);
+    let children = series.byStatus.get(status);
+    if (!children) {
+      children = {
+        finished: runsFinished.labels(series.workflow, status),
+        duration: runDuration.labels(series.workflow, status),
+      };
+      series.byStatus.set(status, children);
+    }
+    return children;
   };
   /** Whether `<runId>:<seq>` (an Idempotency-Key) is an attempt in flight here. */
   const inFlight = (key: string | undefined) => {
@@ -226,17 +253,15 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
     return engine.inFlight(key!.slice(0, at))?.attempts.some((a) => a.seq === seq) === true;
   };
 
-  const observeRunDuration = (runId: string, workflow: string, status: RunStatus, durationMs?: number) => {
+  const observeRunDuration = (runId: string, duration: HistogramChild, durationMs?: number) => {
     if (durationMs !== undefined) {
-      runDuration.labels(workflow, status).observe(durationMs / 1000);
+      duration.observe(durationMs / 1000);
       return;
     }
     // Created on another node (or before a restart): the store has the times.
     engine.store.getRun(runId).then(
       (run) => {
-        if (run?.completedAt !== undefined) {
-          runDuration.labels(workflow, status).observe((run.completedAt - run.createdAt) / 1000);
-        }
+        if (run?.completedAt !== undefined) duration.observe((run.completedAt - run.createdAt) / 1000);
       },
       () => {},
     );
@@ -244,15 +269,16 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
 
   const off = [
     engine.events.on("run:created", ({ workflow }) => {
-      runsStarted.labels(workflowLabel.value(workflow || "unknown")).inc();
+      const series = runSeriesOf(workflow);
+      (series.started ??= runsStarted.labels(series.workflow)).inc();
     }),
     engine.events.on("run:claimed", (e) => {
       if (e.takeover) takeovers.inc();
     }),
     engine.events.on("run:finished", ({ runId, workflow, status, durationMs }) => {
-      const name = workflowLabel.value(workflow || "unknown");
-      runsFinished.labels(name, status).inc();
-      observeRunDuration(runId, name, status, durationMs);
+      const { finished, duration } = finishedOf(workflow, status);
+      finished.inc();
+      observeRunDuration(runId, duration, durationMs);
     }),
     engine.events.on("step:started", ({ workflow, name }) => {
       const series = seriesOf(workflow, name);
@@ -318,12 +344,34 @@ export function createMetrics(engine: Engine, options: MetricsOptions = {}): Dir
 interface StepSeries {
   workflow: string;
   step: string;
-  attempts?: CounterChild;
-  retries?: CounterChild;
-  failures?: CounterChild;
-  completed?: HistogramChild;
-  retried?: HistogramChild;
-  failed?: HistogramChild;
+  attempts: CounterChild | undefined;
+  retries: CounterChild | undefined;
+  failures: CounterChild | undefined;
+  completed: HistogramChild | undefined;
+  retried: HistogramChild | undefined;
+  failed: HistogramChild | undefined;
+}
+
+/** Every field present from the start: one object shape for all, so the hot path's lookups stay fast. */
+function newStepSeries(workflow: string, step: string): StepSeries {
+  const none = undefined;
+  return {
+    workflow,
+    step,
+    attempts: none,
+    retries: none,
+    failures: none,
+    completed: none,
+    retried: none,
+    failed: none,
+  };
+}
+
+/** The run series of one workflow: started, and finished and duration per status. */
+interface RunSeries {
+  workflow: string;
+  started: CounterChild | undefined;
+  byStatus: Map<string, { finished: CounterChild; duration: HistogramChild }>;
 }
 
 function methodLabel(method: string): string {

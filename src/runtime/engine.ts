@@ -480,7 +480,7 @@ export class Engine implements ExecutionHost {
         workflow: exec.def.name,
         cause,
         claim: exec.claim,
-        attempts: exec.attempts.values(),
+        attempts: exec.attempts.values(exec.runId, exec.def.name),
       });
     }
     if (!this.stopping && reason !== "terminated") {
@@ -691,5 +691,5 @@ export interface RunInFlight {
 }
 
 function inFlightOf(exec: RunExecution): RunInFlight {
-  return { claim: exec.claim, attempts: exec.attempts.values() };
+  return { claim: exec.claim, attempts: exec.attempts.values(exec.runId, exec.def.name) };
 }

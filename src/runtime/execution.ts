@@ -8,7 +8,7 @@ import type { WriteOp, WriteResult } from "../store/store.js";
 import { Abandoned, isAbandoned } from "./abandon.js";
 import { DurableContext } from "./context-impl.js";
 import { waitingEntry } from "./entries.js";
-import type { ReleaseCause, RunClaim, StepAttempt } from "./events.js";
+import type { ReleaseCause, RunClaim } from "./events.js";
 import type { ExecutionHost } from "./host.js";
 import { OpenAttempts } from "./open-attempts.js";
 import { runCompensations, type UndoRecord } from "./saga.js";
@@ -83,7 +83,7 @@ export class RunExecution {
   /** The claim this execution runs under (set by the engine with every claim). */
   claim!: RunClaim;
   /** Step attempts in flight, recorded while something listens to step events (step-runner.ts). */
-  readonly attempts = new OpenAttempts<StepAttempt>();
+  readonly attempts = new OpenAttempts();
 
   constructor(
     readonly host: ExecutionHost,

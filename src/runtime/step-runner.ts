@@ -47,29 +47,30 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
   for (;;) {
     attempt++;
     const startedAt = exec.now;
+    // For observers (span times), taken only if they listen; the attempt runs under this claim.
+    const observedAt = observed ? preciseNow() : 0;
+    const fence = exec.fence;
+    /** The attempt as observers are told of it (its span derives from these fields alone). */
+    const described = (): StepAttempt => ({
+      runId: exec.runId,
+      workflow: exec.def.name,
+      fence,
+      seq,
+      name,
+      attempt,
+      startedAt: observedAt,
+    });
     exec.stepStarted();
-    // What observers are told of this attempt (its span derives from it alone), made only if they listen.
-    const observation: StepAttempt | undefined = observed
-      ? {
-          runId: exec.runId,
-          workflow: exec.def.name,
-          fence: exec.fence,
-          seq,
-          name,
-          attempt,
-          startedAt: preciseNow(),
-        }
-      : undefined;
     let busy = true;
     const done = () => {
       if (busy) exec.stepEnded();
       busy = false;
-      if (observation) exec.attempts.delete(seq);
+      if (observed) exec.attempts.delete(seq);
     };
     try {
-      if (observation) {
-        exec.attempts.set(seq, observation);
-        events.emit("step:started", observation);
+      if (observed) {
+        exec.attempts.set(seq, name, attempt, fence, observedAt);
+        if (events.has("step:started")) events.emit("step:started", described());
       }
       let value: T | undefined;
       let failure: unknown;
@@ -94,9 +95,19 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
       if (ok) {
         const detail = attempt > 1 || stepDetail ? { ...stepDetail, attemptStartedAt: startedAt } : undefined;
         await exec.write(putEntry(exec, { ...base, status: "completed", resultJson, detail }));
-        if (observation) {
+        if (observed) {
           done();
-          events.emit("step:completed", { ...observation, durationMs: exec.now - startedAt });
+          // Spelled out, not spread from described(): this is every step's path.
+          events.emit("step:completed", {
+            runId: exec.runId,
+            workflow: exec.def.name,
+            fence,
+            seq,
+            name,
+            attempt,
+            startedAt: observedAt,
+            durationMs: exec.now - startedAt,
+          });
         }
         return value as T;
       }
@@ -120,9 +131,9 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
         await exec.write(
           putEntry(exec, { ...base, status: "failed", error, detail: stepDetail }, { failedAttempt }),
         );
-        if (observation) {
+        if (observed) {
           done();
-          events.emit("step:failed", { ...observation, durationMs: exec.now - startedAt, error });
+          events.emit("step:failed", { ...described(), durationMs: exec.now - startedAt, error });
         }
         throw new StepFailedError(name, error);
       }
@@ -131,9 +142,9 @@ export async function runStep<T>(exec: RunExecution, spec: StepSpec<T>): Promise
         putEntry(exec, { ...base, status: "retrying", error, wakeAt, detail: stepDetail }, { failedAttempt }),
       );
       done();
-      if (observation) {
+      if (observed) {
         events.emit("step:retrying", {
-          ...observation,
+          ...described(),
           durationMs: exec.now - startedAt,
           delayMs: decision.delayMs,
           error,
