@@ -7,8 +7,8 @@
  * (createMetrics) and OpenTelemetry tracing (the default set-up: spans encoded as OTLP/HTTP protobuf
  * and sent from the tracing worker thread) to a sink in another process, every run traced, a burst
  * ending when its last span was exported (the queue is made large enough that none is dropped).
- * "off" and "on" run in two processes each (a round compares their means; the two "off" against each
- * other give the method's noise floor). Beside them: metrics alone, tracing 10% of runs (OTEL_TRACES_SAMPLER=traceidratio 0.1), and "on" plus structured logs (info, to
+ * "off" and "on" run in four processes each (a round compares their means; two "off" against the
+ * other two give the method's noise floor). Beside them: metrics alone, tracing 10% of runs (OTEL_TRACES_SAMPLER=traceidratio 0.1), and "on" plus structured logs (info, to
  * a file, buffered 4 KB). Besides throughput it reports CPU time per run: the whole process's, and on
  * Linux the engine thread's, the time it was runnable but waited for a CPU, and the other threads'.
  *
@@ -28,11 +28,12 @@ import type { BenchContext, Benchmark, BenchResult } from "../lib/types.js";
 const MODES: Mode[] = ["off", "metrics", "on", "on-sampled", "on+logs"];
 
 /**
- * Processes per mode. Two identical processes differ in speed by up to a third for a whole run of the
- * command (where memory lands, what the JIT decided): "off" and "on", the headline pair, have two each
- * and a round compares their means; the two "off" against each other give the method's noise floor.
+ * Processes per mode. Identical processes differ in speed for their whole life (by 6-14 % among six,
+ * measured; where memory lands, what the JIT decided): "off" and "on", the headline pair, have four
+ * each and a round compares their means, which halves a process's luck; two "off" against the other
+ * two give the method's noise floor (a pair against a pair: noisier than four against four).
  */
-const INSTANCES: Record<Mode, number> = { off: 2, metrics: 1, on: 2, "on-sampled": 1, "on+logs": 1 };
+const INSTANCES: Record<Mode, number> = { off: 4, metrics: 1, on: 4, "on-sampled": 1, "on+logs": 1 };
 
 /** The share of runs traced in the "on-sampled" configuration. */
 const SAMPLED_RATIO = 0.1;
@@ -198,11 +199,16 @@ async function run(ctx: BenchContext, roundsWanted?: number): Promise<BenchResul
     return perRound(mode, figure).map((v, i) => 1 - v / off[i]);
   };
   const costs = (mode: Mode) => costsOf(mode, (r) => r.wfPerS);
+  // The first half of the "off" processes against the second half, as "on" is compared with "off".
   const noiseFloor = round(
     median(
       Array.from({ length: rounds }, (_, i) => {
-        const [a, b] = of("off").filter((r) => r.round === i);
-        return 1 - b.wfPerS / a.wfPerS;
+        const inRound = of("off").filter((r) => r.round === i);
+        const half = inRound.length / 2;
+        const mean = (rs: Round[]) => rs.reduce((sum, r) => sum + r.wfPerS, 0) / rs.length;
+        return (
+          1 - mean(inRound.filter((r) => r.instance >= half)) / mean(inRound.filter((r) => r.instance < half))
+        );
       }),
     ),
   );
