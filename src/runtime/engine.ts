@@ -471,10 +471,11 @@ export class Engine implements ExecutionHost {
     if (this.backlog || exec.parentRunId) this.kick();
   }
 
-  onLost(exec: RunExecution, reason: string, cause: ReleaseCause, error: Error): void {
+  onLost(exec: RunExecution, reason: string, cause: ReleaseCause, error: Error, held: boolean): void {
     this.forget(exec);
-    // A terminated run's claim ends with its run:finished (terminate emits it).
-    if (cause !== "terminated" && this.events.has("run:released")) {
+    // A terminated run's claim ends with its run:finished (terminate emits it); a suspended one's
+    // ended with its run:suspended.
+    if (held && cause !== "terminated" && this.events.has("run:released")) {
       this.events.emit("run:released", {
         runId: exec.runId,
         workflow: exec.def.name,

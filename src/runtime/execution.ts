@@ -445,6 +445,8 @@ export class RunExecution {
    */
   lose(reason: string, cause: ReleaseCause, error = new DirigentError("STALE_FENCE", reason)): void {
     if (this.state === "lost" || this.state === "done") return;
+    // A suspended execution's claim already ended (run:suspended): only a held one is released.
+    const held = this.state === "active" || this.state === "finishing";
     this.state = "lost";
     this.clearDeadline();
     this.codeAbandoned = true;
@@ -452,7 +454,7 @@ export class RunExecution {
     this.codeController.abort(error);
     for (const wait of [...this.waits.values()]) this.settleWait(wait, undefined, new Abandoned());
     for (const fn of this.inflightWaiters.splice(0)) fn();
-    this.host.onLost(this, reason, cause, error);
+    this.host.onLost(this, reason, cause, error, held);
   }
 
   // ---- run deadline ----------------------------------------------------------------------------------

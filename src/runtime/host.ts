@@ -42,5 +42,6 @@ export interface ExecutionHost {
   notifyQueue(queue: string): void;
   onSuspended(exec: RunExecution, wakeAt: number | undefined): void;
   onFinished(exec: RunExecution, status: RunStatus, error?: ErrorInfo): void;
-  onLost(exec: RunExecution, reason: string, cause: ReleaseCause, error: Error): void;
+  /** `held`: the execution held its claim (was not suspended) when it was lost. */
+  onLost(exec: RunExecution, reason: string, cause: ReleaseCause, error: Error, held: boolean): void;
 }

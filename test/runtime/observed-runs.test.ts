@@ -99,6 +99,23 @@ describe("observed runs", () => {
     hold.resolve("late");
   });
 
+  it("releases nothing for a run that was suspended here when the engine stops: its claim ended then", async () => {
+    const naps = workflow("o-nap", async (ctx) => {
+      await ctx.step("a", () => 1);
+      await ctx.sleep("nap", 60_000);
+    });
+    h = await harness([naps]);
+    const released: unknown[] = [];
+    const suspended: unknown[] = [];
+    h.engine.events.on("run:released", (e) => released.push(e));
+    h.engine.events.on("run:suspended", (e) => suspended.push(e));
+    await h.client.start("o-nap", null, { runId: "o-4" });
+    await untilStatus(h, "o-4", "waiting");
+    await eventually(() => suspended.length === 1, "the run to suspend here");
+    await h.engine.stop({ graceMs: 0 });
+    assert.deepEqual(released, []);
+  });
+
   it("ends a terminated run's claim with run:finished, not run:released", async () => {
     const hold = gate();
     const hangs = workflow("o-term", async (ctx) => ctx.step("wait", () => hold.promise));
