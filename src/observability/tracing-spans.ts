@@ -47,12 +47,6 @@ export class RunSpans {
     if (sampledRun) this.sampledRuns = new BoundedMap(MAX_SAMPLED_RUNS);
   }
 
-  /** The traceparent of the run's root span: the parent of every other span of the run. */
-  rootTraceparent(runId: string): string {
-    const ids = this.ids.run(runId);
-    return traceparentOf(ids.traceId, ids.rootSpanId, this.sampled(runId, ids));
-  }
-
   /** A run's trace id. */
   traceIdOf(runId: string): string {
     return this.ids.run(runId).traceId;
@@ -223,11 +217,9 @@ export class RunSpans {
 
   private finished(engine: Engine, e: EngineEventMap["run:finished"]): void {
     const { runId, status, error, durationMs, claim } = e;
-    if (!this.sampled(runId)) {
-      this.sampledRuns?.delete(runId);
-      return;
-    }
-    this.sampledRuns?.delete(runId);
+    const sampled = this.sampled(runId);
+    this.sampledRuns?.delete(runId); // the run's last event here
+    if (!sampled) return;
     const failed = status === "failed" && error !== undefined;
     if (claim)
       this.endClaim(
