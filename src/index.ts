@@ -48,7 +48,8 @@ export type {
   WorkflowContext,
 } from "./runtime/context.js";
 export { createEngine, Engine } from "./runtime/engine.js";
-export type { EngineEventMap } from "./runtime/events.js";
+export type { EngineEventMap, ReleaseCause, RunClaim, StepAttempt } from "./runtime/events.js";
+export type { RunInFlight } from "./runtime/held-runs.js";
 export type { EngineOptions } from "./runtime/options.js";
 export type { ScheduleSpec } from "./runtime/schedules.js";
 export type { LeasedTask, TaskFailure as TaskFailureReport } from "./runtime/task-queues.js";

@@ -1,20 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { v7 as uuidv7 } from "uuid";
 import type { Clock } from "../core/clock.js";
 import { DirigentError } from "../core/errors.js";
 import { encodePayload, hasUnstorableCharacters } from "../core/payload.js";
 import type { RetryPolicy } from "../core/retry.js";
 import type { ErrorInfo, RunRecord, RunStatus } from "../core/types.js";
 import type { Store, WriteResult } from "../store/store.js";
-import {
-  EngineEvents,
-  type OutgoingCall,
-  type ReleaseCause,
-  type RunClaim,
-  type StepAttempt,
-} from "./events.js";
+import { ClaimLoop } from "./claim-loop.js";
+import { EngineEvents, type OutgoingCall, type ReleaseCause, type RunClaim } from "./events.js";
 import { RunExecution } from "./execution.js";
 import { FinishWaiters } from "./finish-waiters.js";
+import { HeldRuns, type RunInFlight } from "./held-runs.js";
 import type { ExecutionHost } from "./host.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { type EngineOptions, type ResolvedOptions, resolveEngineOptions } from "./options.js";
@@ -23,29 +18,13 @@ import { throwIfRefused } from "./refusals.js";
 import { WorkflowRegistry } from "./registry.js";
 import { Schedules } from "./schedules.js";
 import { settlesWithin } from "./settles-within.js";
+import { checkStart, type StartOptions, type StartResult } from "./start-request.js";
 import { TaskQueues } from "./task-queues.js";
 import { WakeTimer } from "./wake-timer.js";
 import type { WorkflowDefinition } from "./workflow.js";
 import { WriteBatcher } from "./write-batcher.js";
 
-export interface StartOptions {
-  /** The run id is the idempotency key of a start: starting an existing id returns that run. */
-  runId?: string;
-  /** "return" (default): an existing run with this id is returned; "fail": RUN_ALREADY_EXISTS. */
-  onConflict?: "return" | "fail";
-  /** Start on a specific registered version instead of the latest. */
-  version?: string;
-}
-
-export interface StartResult {
-  runId: string;
-  /** False when a run with this id already existed (and was returned, not started again). */
-  created: boolean;
-  workflow: string;
-  version: string;
-}
-
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$/;
+export type { StartOptions, StartResult } from "./start-request.js";
 
 /**
  * An engine instance: claims runnable runs from its store, executes them, and serves the operations
@@ -66,32 +45,27 @@ export class Engine implements ExecutionHost {
   /** Durable cron schedules. */
   readonly schedules: Schedules;
   private readonly options: ResolvedOptions;
-  /** Executions holding a lease on this node. */
-  private readonly active = new Map<string, RunExecution>();
-  /** Suspended executions kept hot, least recently used first (Map keeps insertion order). */
-  private readonly cache = new Map<string, RunExecution>();
+  /** Executions holding a lease on this node, and suspended ones kept hot. */
+  private readonly runs: HeldRuns;
   /** Claimed runs whose journal is still loading, and starts in progress that will claim. */
   private pending = 0;
   private readonly finishWaiters: FinishWaiters;
   private started = false;
   private stopping = false;
-  private claiming = false;
-  private claimAgain = false;
-  /** Runs may be waiting for capacity here: set when a start could not claim or a claim pass was full. */
-  private backlog = false;
-  private kickScheduled = false;
   private readonly wakeTimer: WakeTimer;
+  private readonly claims: ClaimLoop;
   private readonly leases: LeaseKeeper;
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(options: EngineOptions) {
     this.options = resolveEngineOptions(options);
+    this.runs = new HeldRuns(this.options.maxCachedRuns);
     this.store = this.options.store;
     this.clock = this.options.clock;
     this.wakeTimer = new WakeTimer(
       this.clock,
       this.options.pollIntervalMs,
-      () => void this.maintenance().then(() => this.claimPass()),
+      () => void this.maintenance().then(() => this.claims.pass()),
       () => this.canExecute(),
     );
     this.nodeId = this.options.nodeId ?? `node-${randomUUID().slice(0, 8)}`;
@@ -111,13 +85,25 @@ export class Engine implements ExecutionHost {
       onError: (error, scheduleId) =>
         this.events.emit("engine:error", { error, context: `schedule ${scheduleId}` }),
     });
+    this.claims = new ClaimLoop({
+      nodeId: this.nodeId,
+      clock: this.clock,
+      store: this.store,
+      leaseMs: this.leaseMs,
+      wakeTimer: this.wakeTimer,
+      canExecute: () => this.canExecute(),
+      freeSlots: () => this.options.maxConcurrentRuns - this.runs.activeCount - this.pending,
+      monotonicNow: () => this.monotonicNow(),
+      execute: (row, claimedAt) => void this.resume(row, claimedAt),
+      onError: (error) => this.events.emit("engine:error", { error, context: "claim" }),
+    });
     this.leases = new LeaseKeeper({
       nodeId: this.nodeId,
       clock: this.clock,
       store: this.store,
       events: this.events,
       leaseMs: this.leaseMs,
-      held: () => [...this.active.values()].filter((e) => e.state === "active" || e.state === "finishing"),
+      held: () => this.runs.holding(),
       running: () => this.canExecute(),
     });
   }
@@ -154,7 +140,7 @@ export class Engine implements ExecutionHost {
     const deadline = Date.now() + (options.graceMs ?? 5_000);
     while (this.busyCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const releases: Promise<WriteResult>[] = [];
-    for (const exec of [...this.active.values()]) {
+    for (const exec of this.runs.activeRuns()) {
       if (exec.state === "active") {
         releases.push(
           this.batcher.submit({
@@ -175,48 +161,21 @@ export class Engine implements ExecutionHost {
       );
       this.events.emit("engine:error", { error, context: "engine stop" });
     }
-    for (const exec of this.cache.values()) exec.lose("engine stopping", "engine-stopping");
-    this.cache.clear();
+    for (const exec of this.runs.takeCached()) exec.lose("engine stopping", "engine-stopping");
     this.finishWaiters.stopAll();
   }
 
   private busyCount(): number {
-    let n = this.pending;
-    for (const exec of this.active.values()) if (exec.state === "active" || exec.state === "finishing") n++;
-    return n;
+    return this.pending + this.runs.holding().length;
   }
 
   // ---- client operations -------------------------------------------------------------------------
 
   async startRun(workflowName: string, input: unknown, opts: StartOptions = {}): Promise<StartResult> {
     this.assertUsable();
-    const def = this.registry.get(workflowName, opts.version);
-    if (!def) {
-      throw new DirigentError(
-        "WORKFLOW_NOT_FOUND",
-        `workflow "${workflowName}"${opts.version ? ` version ${opts.version}` : ""} is not registered`,
-        {
-          workflow: workflowName,
-          known: this.registry.names(),
-        },
-      );
-    }
-    if (def.options.input) {
-      const parsed = def.options.input.safeParse(input);
-      if (!parsed.success) {
-        throw new DirigentError("INVALID_INPUT", `input of workflow "${def.name}" is invalid`, {
-          issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
-        });
-      }
-      input = parsed.data;
-    }
-    const runId = opts.runId ?? uuidv7();
-    if (!RUN_ID.test(runId)) {
-      throw new DirigentError(
-        "INVALID_ARGUMENT",
-        `run id "${runId}" must be 1-200 characters of letters, digits and . _ : @ / -`,
-      );
-    }
+    const checked = checkStart(this.registry, workflowName, input, opts);
+    const { def, runId } = checked;
+    input = checked.input;
     const inputJson = encodePayload(input, this.maxPayloadBytes, "workflow input");
     const now = this.clock.now();
     const deadlineAt = def.options.runTimeoutMs ? now + def.options.runTimeoutMs : undefined;
@@ -246,7 +205,7 @@ export class Engine implements ExecutionHost {
     this.events.emit("run:created", { runId, workflow: def.name });
     if (claim) this.launch(runId, def, input, deadlineAt, undefined, claimedAt);
     else {
-      this.backlog = true;
+      this.claims.backlog = true;
       this.kick();
     }
     return { runId, created: true, workflow: def.name, version: def.version };
@@ -283,7 +242,7 @@ export class Engine implements ExecutionHost {
     this.assertUsable();
     const r = await this.batcher.submit({ type: "requestCancel", runId, now: this.clock.now() });
     throwIfRefused(r, runId, "cancel");
-    const exec = this.active.get(runId);
+    const exec = this.runs.activeOf(runId);
     if (exec && exec.state === "active") exec.cancel();
     else this.kick();
   }
@@ -292,7 +251,7 @@ export class Engine implements ExecutionHost {
     this.assertUsable();
     const r = await this.batcher.submit({ type: "terminateRun", runId, reason, now: this.clock.now() });
     throwIfRefused(r, runId, "terminate");
-    const exec = this.active.get(runId) ?? this.cache.get(runId);
+    const exec = this.runs.hot(runId);
     // The claim it was executing under (if any) ends with the run: run:finished, not run:released.
     const held = exec?.state === "active" || exec?.state === "finishing";
     exec?.lose("terminated", "terminated");
@@ -331,8 +290,8 @@ export class Engine implements ExecutionHost {
         child === undefined ? { runId } : { runId, childRunId: child, childStatus: r.status },
       );
     }
-    const stale = this.active.get(runId) ?? this.cache.get(runId);
-    if (stale) this.forget(stale);
+    const stale = this.runs.hot(runId);
+    if (stale) this.runs.forget(stale);
     this.kick();
   }
 
@@ -359,17 +318,12 @@ export class Engine implements ExecutionHost {
    * while something listens to step events). Undefined when the run is not executing here.
    */
   inFlight(runId: string): RunInFlight | undefined {
-    const exec = this.active.get(runId);
-    return exec && (exec.state === "active" || exec.state === "finishing") ? inFlightOf(exec) : undefined;
+    return this.runs.inFlight(runId);
   }
 
   /** Every run this node executes now (see inFlight). */
   runsInFlight(): RunInFlight[] {
-    const out: RunInFlight[] = [];
-    for (const exec of this.active.values()) {
-      if (exec.state === "active" || exec.state === "finishing") out.push(inFlightOf(exec));
-    }
-    return out;
+    return this.runs.runsInFlight();
   }
 
   // ---- ExecutionHost -----------------------------------------------------------------------------
@@ -406,7 +360,7 @@ export class Engine implements ExecutionHost {
   }
 
   hasCapacity(): boolean {
-    return this.canExecute() && this.active.size + this.pending < this.options.maxConcurrentRuns;
+    return this.canExecute() && this.runs.activeCount + this.pending < this.options.maxConcurrentRuns;
   }
 
   launch(
@@ -422,7 +376,7 @@ export class Engine implements ExecutionHost {
     if (claimedAt !== undefined) exec.leaseFrom = claimedAt;
     exec.parentRunId = parentRunId;
     exec.lastUsedAt = this.clock.now();
-    this.active.set(runId, exec);
+    this.runs.activate(exec);
     this.claimed(exec, {
       runId,
       workflow: def.name,
@@ -435,27 +389,19 @@ export class Engine implements ExecutionHost {
   }
 
   onSuspended(exec: RunExecution, wakeAt: number | undefined): void {
-    if (this.active.get(exec.runId) === exec) this.active.delete(exec.runId);
+    this.runs.suspended(exec, !this.stopping);
     this.events.emit("run:suspended", {
       runId: exec.runId,
       workflow: exec.def.name,
       wakeAt,
       claim: exec.claim,
     });
-    if (this.options.maxCachedRuns > 0 && !this.stopping) {
-      this.cache.delete(exec.runId);
-      this.cache.set(exec.runId, exec);
-      while (this.cache.size > this.options.maxCachedRuns) {
-        const oldest = this.cache.keys().next().value as string;
-        this.cache.delete(oldest);
-      }
-    }
     if (wakeAt !== undefined) this.wakeTimer.wakeBy(wakeAt);
     this.kick();
   }
 
   onFinished(exec: RunExecution, status: RunStatus, error?: ErrorInfo): void {
-    this.forget(exec);
+    this.runs.forget(exec);
     this.finishWaiters.finished(exec.runId);
     const { runId, def, ageMs } = exec;
     this.events.emit("run:finished", {
@@ -468,11 +414,11 @@ export class Engine implements ExecutionHost {
     });
     // A claim pass costs a write transaction; look only when there may be something to claim: runs
     // left unclaimed for lack of capacity, or a parent this run's end just woke.
-    if (this.backlog || exec.parentRunId) this.kick();
+    if (this.claims.backlog || exec.parentRunId) this.kick();
   }
 
   onLost(exec: RunExecution, reason: string, cause: ReleaseCause, error: Error, held: boolean): void {
-    this.forget(exec);
+    this.runs.forget(exec);
     // A terminated run's claim ends with its run:finished (terminate emits it); a suspended one's
     // ended with its run:suspended.
     if (held && cause !== "terminated" && this.events.has("run:released")) {
@@ -490,64 +436,36 @@ export class Engine implements ExecutionHost {
     this.kick();
   }
 
-  /** The execution runs under `claim` from now on; observers hear of it. */
+  /**
+   * The execution runs under `claim` from now on; observers hear of it. A claim it still held (this
+   * node adopted a newer fence for a run it executes) is released first; its attempts in flight go on
+   * and end under the fence they began with.
+   */
   private claimed(exec: RunExecution, claim: RunClaim): void {
+    const previous = exec.claim as RunClaim | undefined;
+    if (
+      previous &&
+      (exec.state === "active" || exec.state === "finishing") &&
+      this.events.has("run:released")
+    ) {
+      const { runId, workflow } = previous;
+      this.events.emit("run:released", {
+        runId,
+        workflow,
+        cause: "superseded",
+        claim: previous,
+        attempts: [],
+      });
+    }
     exec.claim = claim;
     this.events.emit("run:claimed", claim);
-  }
-
-  private forget(exec: RunExecution): void {
-    if (this.active.get(exec.runId) === exec) this.active.delete(exec.runId);
-    if (this.cache.get(exec.runId) === exec) this.cache.delete(exec.runId);
   }
 
   // ---- claiming ----------------------------------------------------------------------------------
 
   /** Look for runnable runs soon (coalesced: many kicks in one turn make one claim pass). */
   kick(): void {
-    if (this.kickScheduled || !this.canExecute()) return;
-    this.kickScheduled = true;
-    setImmediate(() => {
-      this.kickScheduled = false;
-      void this.claimPass();
-    });
-  }
-
-  private async claimPass(): Promise<void> {
-    if (!this.canExecute()) return;
-    if (this.claiming) {
-      this.claimAgain = true;
-      return;
-    }
-    this.claiming = true;
-    try {
-      do {
-        this.claimAgain = false;
-        const free = this.options.maxConcurrentRuns - this.active.size - this.pending;
-        if (free <= 0) {
-          this.backlog = true;
-          break;
-        }
-        const limit = Math.min(free, 200);
-        const claimedAt = this.monotonicNow();
-        const rows = await this.store.claimRuns({
-          nodeId: this.nodeId,
-          limit,
-          leaseMs: this.leaseMs,
-          now: this.clock.now(),
-        });
-        for (const row of rows) void this.resume(row, claimedAt);
-        if (rows.length === limit) this.claimAgain = true;
-        this.backlog = rows.length === limit;
-      } while (this.claimAgain && this.canExecute());
-      const next = await this.store.nextWakeAt();
-      this.wakeTimer.afterClaim(next);
-    } catch (error) {
-      this.events.emit("engine:error", { error, context: "claim" });
-      this.wakeTimer.afterClaim(undefined);
-    } finally {
-      this.claiming = false;
-    }
+    this.claims.kick();
   }
 
   /** Execute a run just claimed; `claimedAt` is monotonicNow() when the claim was sent. */
@@ -573,14 +491,19 @@ export class Engine implements ExecutionHost {
       });
       return;
     }
-    const hot = this.active.get(runId) ?? this.cache.get(runId);
+    const hot = this.runs.hot(runId);
     if (hot && hot.state === "suspended" && hot.fence + 1 === row.fence) {
-      this.cache.delete(runId);
-      this.active.set(runId, hot);
+      this.runs.activate(hot);
       hot.lastUsedAt = this.clock.now();
       hot.leaseFrom = claimedAt;
-      const claim = { runId, workflow: def.name, fence: row.fence, replay: false, resumed: false };
-      this.claimed(hot, { ...claim, claimedAt: preciseNow() });
+      this.claimed(hot, {
+        runId,
+        workflow: def.name,
+        fence: row.fence,
+        replay: false,
+        resumed: false,
+        claimedAt: preciseNow(),
+      });
       hot.resume(row.fence, row.cancelRequested);
       return;
     }
@@ -590,17 +513,6 @@ export class Engine implements ExecutionHost {
       // the new fence instead of replaying beside it, which would run an in-flight step twice at once.
       hot.adoptFence(row.fence);
       hot.leaseFrom = claimedAt;
-      // The old claim ends here; attempts in flight go on (they end under the fence they began with).
-      if (this.events.has("run:released")) {
-        const { claim } = hot;
-        this.events.emit("run:released", {
-          runId,
-          workflow: def.name,
-          cause: "superseded",
-          claim,
-          attempts: [],
-        });
-      }
       this.claimed(hot, {
         runId,
         workflow: def.name,
@@ -630,7 +542,7 @@ export class Engine implements ExecutionHost {
     exec.parentRunId = row.parentRunId;
     exec.leaseFrom = claimedAt;
     exec.lastUsedAt = this.clock.now();
-    this.active.set(runId, exec);
+    this.runs.activate(exec);
     const replay = journal.length > 0;
     const takeover = row.takeover === true;
     this.claimed(exec, {
@@ -660,10 +572,10 @@ export class Engine implements ExecutionHost {
   /** Counts for tests and metrics. */
   stats() {
     return {
-      active: this.active.size,
+      active: this.runs.activeCount,
       /** Runs claimed or started whose execution has not begun yet (journal loading, start committing). */
       pending: this.pending,
-      cached: this.cache.size,
+      cached: this.runs.cachedCount,
       /** Callers awaiting a run's end (waitForFinish, result long-polls). */
       resultWaiters: this.finishWaiters.size,
       batches: this.batcher.stats.batches,
@@ -683,14 +595,4 @@ export class Engine implements ExecutionHost {
  */
 export function createEngine(options: EngineOptions): Engine {
   return new Engine(options);
-}
-
-/** A run executing on this node, as observers see it (Engine.inFlight). */
-export interface RunInFlight {
-  claim: RunClaim;
-  attempts: StepAttempt[];
-}
-
-function inFlightOf(exec: RunExecution): RunInFlight {
-  return { claim: exec.claim, attempts: exec.attempts.values(exec.runId, exec.def.name) };
 }
